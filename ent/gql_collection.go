@@ -343,21 +343,6 @@ func (_q *ReviewQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, review.FieldCertificationID)
 				fieldSeen[review.FieldCertificationID] = struct{}{}
 			}
-
-		case "reviewer":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&UserClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
-				return err
-			}
-			_q.withReviewer = query
-			if _, ok := fieldSeen[review.FieldReviewerID]; !ok {
-				selectedFields = append(selectedFields, review.FieldReviewerID)
-				fieldSeen[review.FieldReviewerID] = struct{}{}
-			}
 		case "certificationID":
 			if _, ok := fieldSeen[review.FieldCertificationID]; !ok {
 				selectedFields = append(selectedFields, review.FieldCertificationID)
@@ -585,11 +570,6 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[user.FieldGender]; !ok {
 				selectedFields = append(selectedFields, user.FieldGender)
 				fieldSeen[user.FieldGender] = struct{}{}
-			}
-		case "favicon":
-			if _, ok := fieldSeen[user.FieldFavicon]; !ok {
-				selectedFields = append(selectedFields, user.FieldFavicon)
-				fieldSeen[user.FieldFavicon] = struct{}{}
 			}
 		case "createdAt":
 			if _, ok := fieldSeen[user.FieldCreatedAt]; !ok {

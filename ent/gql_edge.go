@@ -52,14 +52,6 @@ func (_m *Review) Certification(ctx context.Context) (*Certification, error) {
 	return result, err
 }
 
-func (_m *Review) Reviewer(ctx context.Context) (*User, error) {
-	result, err := _m.Edges.ReviewerOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryReviewer().Only(ctx)
-	}
-	return result, err
-}
-
 func (_m *User) Certifications(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *CertificationOrder, where *CertificationWhereInput,
 ) (*CertificationConnection, error) {

@@ -886,10 +886,6 @@ type ReviewWhereInput struct {
 	// "certification" edge predicates.
 	HasCertification     *bool                      `json:"hasCertification,omitempty"`
 	HasCertificationWith []*CertificationWhereInput `json:"hasCertificationWith,omitempty"`
-
-	// "reviewer" edge predicates.
-	HasReviewer     *bool             `json:"hasReviewer,omitempty"`
-	HasReviewerWith []*UserWhereInput `json:"hasReviewerWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1135,24 +1131,6 @@ func (i *ReviewWhereInput) P() (predicate.Review, error) {
 		}
 		predicates = append(predicates, review.HasCertificationWith(with...))
 	}
-	if i.HasReviewer != nil {
-		p := review.HasReviewer()
-		if !*i.HasReviewer {
-			p = review.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasReviewerWith) > 0 {
-		with := make([]predicate.User, 0, len(i.HasReviewerWith))
-		for _, w := range i.HasReviewerWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasReviewerWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, review.HasReviewerWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyReviewWhereInput
@@ -1221,21 +1199,6 @@ type UserWhereInput struct {
 	GenderNEQ   *user.Gender  `json:"genderNEQ,omitempty"`
 	GenderIn    []user.Gender `json:"genderIn,omitempty"`
 	GenderNotIn []user.Gender `json:"genderNotIn,omitempty"`
-
-	// "favicon" field predicates.
-	Favicon             *string  `json:"favicon,omitempty"`
-	FaviconNEQ          *string  `json:"faviconNEQ,omitempty"`
-	FaviconIn           []string `json:"faviconIn,omitempty"`
-	FaviconNotIn        []string `json:"faviconNotIn,omitempty"`
-	FaviconGT           *string  `json:"faviconGT,omitempty"`
-	FaviconGTE          *string  `json:"faviconGTE,omitempty"`
-	FaviconLT           *string  `json:"faviconLT,omitempty"`
-	FaviconLTE          *string  `json:"faviconLTE,omitempty"`
-	FaviconContains     *string  `json:"faviconContains,omitempty"`
-	FaviconHasPrefix    *string  `json:"faviconHasPrefix,omitempty"`
-	FaviconHasSuffix    *string  `json:"faviconHasSuffix,omitempty"`
-	FaviconEqualFold    *string  `json:"faviconEqualFold,omitempty"`
-	FaviconContainsFold *string  `json:"faviconContainsFold,omitempty"`
 
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
@@ -1458,45 +1421,6 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 	}
 	if len(i.GenderNotIn) > 0 {
 		predicates = append(predicates, user.GenderNotIn(i.GenderNotIn...))
-	}
-	if i.Favicon != nil {
-		predicates = append(predicates, user.FaviconEQ(*i.Favicon))
-	}
-	if i.FaviconNEQ != nil {
-		predicates = append(predicates, user.FaviconNEQ(*i.FaviconNEQ))
-	}
-	if len(i.FaviconIn) > 0 {
-		predicates = append(predicates, user.FaviconIn(i.FaviconIn...))
-	}
-	if len(i.FaviconNotIn) > 0 {
-		predicates = append(predicates, user.FaviconNotIn(i.FaviconNotIn...))
-	}
-	if i.FaviconGT != nil {
-		predicates = append(predicates, user.FaviconGT(*i.FaviconGT))
-	}
-	if i.FaviconGTE != nil {
-		predicates = append(predicates, user.FaviconGTE(*i.FaviconGTE))
-	}
-	if i.FaviconLT != nil {
-		predicates = append(predicates, user.FaviconLT(*i.FaviconLT))
-	}
-	if i.FaviconLTE != nil {
-		predicates = append(predicates, user.FaviconLTE(*i.FaviconLTE))
-	}
-	if i.FaviconContains != nil {
-		predicates = append(predicates, user.FaviconContains(*i.FaviconContains))
-	}
-	if i.FaviconHasPrefix != nil {
-		predicates = append(predicates, user.FaviconHasPrefix(*i.FaviconHasPrefix))
-	}
-	if i.FaviconHasSuffix != nil {
-		predicates = append(predicates, user.FaviconHasSuffix(*i.FaviconHasSuffix))
-	}
-	if i.FaviconEqualFold != nil {
-		predicates = append(predicates, user.FaviconEqualFold(*i.FaviconEqualFold))
-	}
-	if i.FaviconContainsFold != nil {
-		predicates = append(predicates, user.FaviconContainsFold(*i.FaviconContainsFold))
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, user.CreatedAtEQ(*i.CreatedAt))

@@ -3604,7 +3604,7 @@ func (m *UploadMutation) OwnerID() (r int, exists bool) {
 // OldOwnerID returns the old "owner_id" field's value of the Upload entity.
 // If the Upload object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UploadMutation) OldOwnerID(ctx context.Context) (v int, err error) {
+func (m *UploadMutation) OldOwnerID(ctx context.Context) (v *int, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldOwnerID is only allowed on UpdateOne operations")
 	}
@@ -3618,9 +3618,22 @@ func (m *UploadMutation) OldOwnerID(ctx context.Context) (v int, err error) {
 	return oldValue.OwnerID, nil
 }
 
+// ClearOwnerID clears the value of the "owner_id" field.
+func (m *UploadMutation) ClearOwnerID() {
+	m.owner = nil
+	m.clearedFields[upload.FieldOwnerID] = struct{}{}
+}
+
+// OwnerIDCleared returns if the "owner_id" field was cleared in this mutation.
+func (m *UploadMutation) OwnerIDCleared() bool {
+	_, ok := m.clearedFields[upload.FieldOwnerID]
+	return ok
+}
+
 // ResetOwnerID resets all changes to the "owner_id" field.
 func (m *UploadMutation) ResetOwnerID() {
 	m.owner = nil
+	delete(m.clearedFields, upload.FieldOwnerID)
 }
 
 // SetKey sets the "key" field.
@@ -3831,7 +3844,7 @@ func (m *UploadMutation) ClearOwner() {
 
 // OwnerCleared reports if the "owner" edge to the User entity was cleared.
 func (m *UploadMutation) OwnerCleared() bool {
-	return m.clearedowner
+	return m.OwnerIDCleared() || m.clearedowner
 }
 
 // OwnerIDs returns the "owner" edge IDs in the mutation.
@@ -4039,7 +4052,11 @@ func (m *UploadMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *UploadMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(upload.FieldOwnerID) {
+		fields = append(fields, upload.FieldOwnerID)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -4052,6 +4069,11 @@ func (m *UploadMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *UploadMutation) ClearField(name string) error {
+	switch name {
+	case upload.FieldOwnerID:
+		m.ClearOwnerID()
+		return nil
+	}
 	return fmt.Errorf("unknown Upload nullable field %s", name)
 }
 

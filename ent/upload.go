@@ -19,7 +19,7 @@ type Upload struct {
 	// ID of the ent.
 	ID int `json:"id,omitempty"`
 	// OwnerID holds the value of the "owner_id" field.
-	OwnerID int `json:"owner_id,omitempty"`
+	OwnerID *int `json:"owner_id,omitempty"`
 	// object key in the blob store
 	Key string `json:"key,omitempty"`
 	// Purpose holds the value of the "purpose" field.
@@ -94,7 +94,8 @@ func (_m *Upload) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field owner_id", values[i])
 			} else if value.Valid {
-				_m.OwnerID = int(value.Int64)
+				_m.OwnerID = new(int)
+				*_m.OwnerID = int(value.Int64)
 			}
 		case upload.FieldKey:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -167,8 +168,10 @@ func (_m *Upload) String() string {
 	var builder strings.Builder
 	builder.WriteString("Upload(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
-	builder.WriteString("owner_id=")
-	builder.WriteString(fmt.Sprintf("%v", _m.OwnerID))
+	if v := _m.OwnerID; v != nil {
+		builder.WriteString("owner_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("key=")
 	builder.WriteString(_m.Key)

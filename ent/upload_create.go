@@ -29,6 +29,14 @@ func (_c *UploadCreate) SetOwnerID(v int) *UploadCreate {
 	return _c
 }
 
+// SetNillableOwnerID sets the "owner_id" field if the given value is not nil.
+func (_c *UploadCreate) SetNillableOwnerID(v *int) *UploadCreate {
+	if v != nil {
+		_c.SetOwnerID(*v)
+	}
+	return _c
+}
+
 // SetKey sets the "key" field.
 func (_c *UploadCreate) SetKey(v string) *UploadCreate {
 	_c.mutation.SetKey(v)
@@ -115,9 +123,6 @@ func (_c *UploadCreate) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_c *UploadCreate) check() error {
-	if _, ok := _c.mutation.OwnerID(); !ok {
-		return &ValidationError{Name: "owner_id", err: errors.New(`ent: missing required field "Upload.owner_id"`)}
-	}
 	if _, ok := _c.mutation.Key(); !ok {
 		return &ValidationError{Name: "key", err: errors.New(`ent: missing required field "Upload.key"`)}
 	}
@@ -137,9 +142,6 @@ func (_c *UploadCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Upload.created_at"`)}
-	}
-	if len(_c.mutation.OwnerIDs()) == 0 {
-		return &ValidationError{Name: "owner", err: errors.New(`ent: missing required edge "Upload.owner"`)}
 	}
 	return nil
 }
@@ -202,7 +204,7 @@ func (_c *UploadCreate) createSpec() (*Upload, *sqlgraph.CreateSpec) {
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
-		_node.OwnerID = nodes[0]
+		_node.OwnerID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -257,6 +259,24 @@ type (
 	}
 )
 
+// SetOwnerID sets the "owner_id" field.
+func (u *UploadUpsert) SetOwnerID(v int) *UploadUpsert {
+	u.Set(upload.FieldOwnerID, v)
+	return u
+}
+
+// UpdateOwnerID sets the "owner_id" field to the value that was provided on create.
+func (u *UploadUpsert) UpdateOwnerID() *UploadUpsert {
+	u.SetExcluded(upload.FieldOwnerID)
+	return u
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (u *UploadUpsert) ClearOwnerID() *UploadUpsert {
+	u.SetNull(upload.FieldOwnerID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -268,9 +288,6 @@ type (
 func (u *UploadUpsertOne) UpdateNewValues() *UploadUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		if _, exists := u.create.mutation.OwnerID(); exists {
-			s.SetIgnore(upload.FieldOwnerID)
-		}
 		if _, exists := u.create.mutation.Key(); exists {
 			s.SetIgnore(upload.FieldKey)
 		}
@@ -315,6 +332,27 @@ func (u *UploadUpsertOne) Update(set func(*UploadUpsert)) *UploadUpsertOne {
 		set(&UploadUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (u *UploadUpsertOne) SetOwnerID(v int) *UploadUpsertOne {
+	return u.Update(func(s *UploadUpsert) {
+		s.SetOwnerID(v)
+	})
+}
+
+// UpdateOwnerID sets the "owner_id" field to the value that was provided on create.
+func (u *UploadUpsertOne) UpdateOwnerID() *UploadUpsertOne {
+	return u.Update(func(s *UploadUpsert) {
+		s.UpdateOwnerID()
+	})
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (u *UploadUpsertOne) ClearOwnerID() *UploadUpsertOne {
+	return u.Update(func(s *UploadUpsert) {
+		s.ClearOwnerID()
+	})
 }
 
 // Exec executes the query.
@@ -493,9 +531,6 @@ func (u *UploadUpsertBulk) UpdateNewValues() *UploadUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		for _, b := range u.create.builders {
-			if _, exists := b.mutation.OwnerID(); exists {
-				s.SetIgnore(upload.FieldOwnerID)
-			}
 			if _, exists := b.mutation.Key(); exists {
 				s.SetIgnore(upload.FieldKey)
 			}
@@ -541,6 +576,27 @@ func (u *UploadUpsertBulk) Update(set func(*UploadUpsert)) *UploadUpsertBulk {
 		set(&UploadUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (u *UploadUpsertBulk) SetOwnerID(v int) *UploadUpsertBulk {
+	return u.Update(func(s *UploadUpsert) {
+		s.SetOwnerID(v)
+	})
+}
+
+// UpdateOwnerID sets the "owner_id" field to the value that was provided on create.
+func (u *UploadUpsertBulk) UpdateOwnerID() *UploadUpsertBulk {
+	return u.Update(func(s *UploadUpsert) {
+		s.UpdateOwnerID()
+	})
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (u *UploadUpsertBulk) ClearOwnerID() *UploadUpsertBulk {
+	return u.Update(func(s *UploadUpsert) {
+		s.ClearOwnerID()
+	})
 }
 
 // Exec executes the query.

@@ -415,7 +415,10 @@ func (_q *UploadQuery) loadOwner(ctx context.Context, query *UserQuery, nodes []
 	ids := make([]int, 0, len(nodes))
 	nodeids := make(map[int][]*Upload)
 	for i := range nodes {
-		fk := nodes[i].OwnerID
+		if nodes[i].OwnerID == nil {
+			continue
+		}
+		fk := *nodes[i].OwnerID
 		if _, ok := nodeids[fk]; !ok {
 			ids = append(ids, fk)
 		}

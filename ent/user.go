@@ -29,7 +29,7 @@ type User struct {
 	NickName string `json:"nick_name,omitempty"`
 	// Gender holds the value of the "gender" field.
 	Gender user.Gender `json:"gender,omitempty"`
-	// Favicon holds the value of the "favicon" field.
+	// blob key of the avatar; GraphQL serves its URL
 	Favicon string `json:"favicon,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`

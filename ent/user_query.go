@@ -711,9 +711,12 @@ func (_q *UserQuery) loadUploads(ctx context.Context, query *UploadQuery, nodes 
 	}
 	for _, n := range neighbors {
 		fk := n.OwnerID
-		node, ok := nodeids[fk]
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "owner_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
 		if !ok {
-			return fmt.Errorf(`unexpected referenced foreign-key "owner_id" returned %v for node %v`, fk, n.ID)
+			return fmt.Errorf(`unexpected referenced foreign-key "owner_id" returned %v for node %v`, *fk, n.ID)
 		}
 		assign(node, n)
 	}

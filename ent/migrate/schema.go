@@ -191,7 +191,7 @@ var (
 		{Name: "content_type", Type: field.TypeString},
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "created_at", Type: field.TypeTime},
-		{Name: "owner_id", Type: field.TypeInt},
+		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
 	}
 	// UploadsTable holds the schema information for the "uploads" table.
 	UploadsTable = &schema.Table{
@@ -203,7 +203,7 @@ var (
 				Symbol:     "uploads_users_uploads",
 				Columns:    []*schema.Column{UploadsColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
-				OnDelete:   schema.NoAction,
+				OnDelete:   schema.SetNull,
 			},
 		},
 	}

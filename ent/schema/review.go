@@ -58,12 +58,15 @@ func (Review) Edges() []ent.Edge {
 			Unique().
 			Required().
 			Immutable(),
+		// Skipped in GraphQL: the reviewer is resolved with an authorization
+		// check, so agents reading their reviews do not see admins' accounts.
 		edge.From("reviewer", User.Type).
 			Ref("reviews").
 			Field("reviewer_id").
 			Unique().
 			Required().
-			Immutable(),
+			Immutable().
+			Annotations(entgql.Skip()),
 	}
 }
 

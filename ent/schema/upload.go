@@ -17,8 +17,11 @@ type Upload struct {
 // Fields of the Upload.
 func (Upload) Fields() []ent.Field {
 	return []ent.Field{
+		// Empty for avatars uploaded without an account (legacy mode); the
+		// first account to use one claims it.
 		field.Int("owner_id").
-			Immutable(),
+			Optional().
+			Nillable(),
 		field.String("key").
 			Unique().
 			Immutable().
@@ -42,9 +45,7 @@ func (Upload) Edges() []ent.Edge {
 		edge.From("owner", User.Type).
 			Ref("uploads").
 			Field("owner_id").
-			Unique().
-			Required().
-			Immutable(),
+			Unique(),
 	}
 }
 

@@ -41,7 +41,9 @@ func (User) Fields() []ent.Field {
 			NamedValues("Unknown", "UNKNOWN", "Male", "MALE", "Female", "FEMALE", "Third", "THIRD").
 			Default("UNKNOWN"),
 		field.String("favicon").
-			Default(""),
+			Default("").
+			Comment("blob key of the avatar; GraphQL serves its URL").
+			Annotations(entgql.Skip()),
 		field.Time("created_at").
 			Immutable().
 			Default(timeNow).

@@ -100,6 +100,16 @@ func OwnerIDNotIn(vs ...int) predicate.Upload {
 	return predicate.Upload(sql.FieldNotIn(FieldOwnerID, vs...))
 }
 
+// OwnerIDIsNil applies the IsNil predicate on the "owner_id" field.
+func OwnerIDIsNil() predicate.Upload {
+	return predicate.Upload(sql.FieldIsNull(FieldOwnerID))
+}
+
+// OwnerIDNotNil applies the NotNil predicate on the "owner_id" field.
+func OwnerIDNotNil() predicate.Upload {
+	return predicate.Upload(sql.FieldNotNull(FieldOwnerID))
+}
+
 // KeyEQ applies the EQ predicate on the "key" field.
 func KeyEQ(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldEQ(FieldKey, v))

@@ -1,0 +1,238 @@
+// Package redis keeps challenges, rate-limit windows and cached values in
+// Redis, so that every replica of the service shares them. Each
+// check-and-update is one Lua script: Redis runs a script without
+// interleaving other commands, which gives the atomicity identity/ports.go
+// promises.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/carcity/identity/identity"
+)
+
+var (
+	_ identity.ChallengeStore = (*Store)(nil)
+	_ identity.RateLimiter    = (*Store)(nil)
+	_ identity.Cache          = (*Store)(nil)
+	_ identity.Pinger         = (*Store)(nil)
+)
+
+// Store is a ChallengeStore, RateLimiter, Cache and Pinger over Redis.
+type Store struct {
+	client rueidis.Client
+	prefix string
+}
+
+// New returns a store that prepends prefix (such as "idsvc:") to every key.
+func New(client rueidis.Client, prefix string) *Store {
+	return &Store{client: client, prefix: prefix}
+}
+
+// A challenge is a hash {digest, attempts, verified} expiring with its ttl.
+// HSET sets all three fields, so it replaces an earlier challenge whole.
+//
+// KEYS[1] challenge; ARGV[1] digest, ARGV[2] ttl in ms.
+var putScript = rueidis.NewLuaScript(`
+redis.call('HSET', KEYS[1], 'digest', ARGV[1], 'attempts', 0, 'verified', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
+`)
+
+// KEYS[1] challenge; ARGV[1] digest, ARGV[2] mode (1 verify, 2 consume),
+// ARGV[3] max attempts. Returns 1 accepted, 2 mismatch, 3 missing.
+//
+// The digest comparison is not constant-time; digests are keyed, so timing
+// reveals nothing about the code.
+var checkScript = rueidis.NewLuaScript(`
+local c = redis.call('HMGET', KEYS[1], 'digest', 'verified')
+if not c[1] then
+  return 3
+end
+if ARGV[2] == '1' and c[2] == '1' then
+  return 3
+end
+if c[1] == ARGV[1] then
+  if ARGV[2] == '1' then
+    redis.call('HSET', KEYS[1], 'verified', 1)
+  else
+    redis.call('DEL', KEYS[1])
+  end
+  return 1
+end
+if redis.call('HINCRBY', KEYS[1], 'attempts', 1) >= tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1])
+end
+return 2
+`)
+
+// A rate-limit window is a sorted set of event ids scored by the server's
+// time in ms (the server's clock, so replicas agree). Returns 0 when the
+// event was recorded under every key, otherwise the ms until the fullest
+// window has room, having recorded nothing.
+//
+// KEYS: one set per limit; ARGV[1] event id, then max and window (ms) per key.
+var takeScript = rueidis.NewLuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local retry = 0
+for i, key in ipairs(KEYS) do
+  local max = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local n = redis.call('ZCARD', key)
+  if n >= max then
+    -- room comes back when the event that makes the set full leaves
+    local e = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
+    local wait = tonumber(e[2]) + window - now
+    if wait > retry then
+      retry = wait
+    end
+  end
+end
+if retry > 0 then
+  return retry
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2 * i + 1])
+end
+return 0
+`)
+
+// KEYS: one set per limit; ARGV[1] event id.
+var refundScript = rueidis.NewLuaScript(`
+for _, key in ipairs(KEYS) do
+  redis.call('ZREM', key, ARGV[1])
+end
+return 0
+`)
+
+// Put implements identity.ChallengeStore.
+func (s *Store) Put(ctx context.Context, key string, digest []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("redis: ttl must be positive")
+	}
+	err := putScript.Exec(ctx, s.client, []string{s.prefix + key},
+		[]string{string(digest), millis(ttl)}).Error()
+	return wrap("put challenge", err)
+}
+
+// Check implements identity.ChallengeStore.
+func (s *Store) Check(ctx context.Context, key string, digest []byte, mode identity.CheckMode, maxAttempts int) (identity.CheckResult, error) {
+	var m string
+	switch mode {
+	case identity.Verify:
+		m = "1"
+	case identity.Consume:
+		m = "2"
+	default:
+		return 0, errors.New("redis: unknown check mode")
+	}
+	n, err := checkScript.Exec(ctx, s.client, []string{s.prefix + key},
+		[]string{string(digest), m, strconv.Itoa(maxAttempts)}).AsInt64()
+	if err != nil {
+		return 0, wrap("check challenge", err)
+	}
+	switch n {
+	case 1:
+		return identity.Accepted, nil
+	case 2:
+		return identity.Mismatch, nil
+	case 3:
+		return identity.Missing, nil
+	}
+	return 0, fmt.Errorf("redis check challenge: unexpected result %d", n)
+}
+
+// Take implements identity.RateLimiter. Event ids must be unique per event:
+// a sorted set holds an id once, so taking it again only moves it to now.
+func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (time.Duration, error) {
+	if len(limits) == 0 {
+		return 0, nil
+	}
+	keys := make([]string, len(limits))
+	args := make([]string, 1, 1+2*len(limits))
+	args[0] = id
+	for i, l := range limits {
+		if l.Max <= 0 || l.Window <= 0 {
+			return 0, errors.New("redis: limit needs a positive max and window")
+		}
+		keys[i] = s.prefix + l.Key
+		args = append(args, strconv.Itoa(l.Max), millis(l.Window))
+	}
+	ms, err := takeScript.Exec(ctx, s.client, keys, args).AsInt64()
+	if err != nil {
+		return 0, wrap("take rate limit", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// Refund implements identity.RateLimiter.
+func (s *Store) Refund(ctx context.Context, id string, limits ...identity.Limit) error {
+	if len(limits) == 0 {
+		return nil
+	}
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = s.prefix + l.Key
+	}
+	return wrap("refund rate limit", refundScript.Exec(ctx, s.client, keys, []string{id}).Error())
+}
+
+// Get implements identity.Cache.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	v, err := s.client.Do(ctx, s.client.B().Get().Key(s.prefix+key).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrap("get cache", err)
+	}
+	if v == nil {
+		v = []byte{} // found, but empty
+	}
+	return v, true, nil
+}
+
+// Set implements identity.Cache.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("redis: ttl must be positive")
+	}
+	cmd := s.client.B().Set().Key(s.prefix + key).Value(string(value)).Px(roundUp(ttl)).Build()
+	return wrap("set cache", s.client.Do(ctx, cmd).Error())
+}
+
+// Ping implements identity.Pinger.
+func (s *Store) Ping(ctx context.Context) error {
+	return wrap("ping", s.client.Do(ctx, s.client.B().Ping().Build()).Error())
+}
+
+// wrap gives network, timeout and context errors from rueidis the context
+// of the operation; errors.Is still sees context.Canceled and the like.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("redis %s: %w", op, err)
+}
+
+// roundUp rounds d up to whole milliseconds, Redis's finest ttl, so that a
+// sub-millisecond ttl does not become zero.
+func roundUp(d time.Duration) time.Duration {
+	if r := d % time.Millisecond; r != 0 {
+		d += time.Millisecond - r
+	}
+	return d
+}
+
+func millis(d time.Duration) string {
+	return strconv.FormatInt(roundUp(d).Milliseconds(), 10)
+}

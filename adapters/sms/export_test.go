@@ -1,0 +1,4 @@
+package sms
+
+// AliyunCanonicalQuery exposes the canonical query to the external tests.
+var AliyunCanonicalQuery = aliyunCanonicalQuery
