@@ -63,15 +63,18 @@ func present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 	var domainErr *identity.Error
 	if !errors.As(err, &domainErr) {
-		// Errors from gqlgen itself (parse, validation, unknown field) are the
-		// client's: keep their message, give them a stable code.
-		if gqlErr.Extensions == nil {
-			gqlErr.Extensions = map[string]any{}
-		}
-		if _, ok := gqlErr.Extensions["code"]; !ok {
+		var parsed *gqlerror.Error
+		if errors.As(err, &parsed) && parsed.Err == nil {
+			// gqlgen's own errors (parse, validation, variable coercion) are
+			// the client's: keep their message, give them a stable code.
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
 			gqlErr.Extensions["code"] = identity.CodeValidation
+			gqlErr.Extensions["errCode"] = identity.CodeValidation.LegacyCode()
+			return gqlErr
 		}
-		return gqlErr
+		domainErr = identity.Public(err) // anything else is internal: logged, not shown
 	}
 	if domainErr.Code == identity.CodeInternal || domainErr.Code == identity.CodeUnavailable {
 		log.ErrorContext(ctx, "request failed", "code", domainErr.Code, "err", domainErr)

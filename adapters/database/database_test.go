@@ -366,3 +366,79 @@ func TestSQLiteAutoMigration(t *testing.T) {
 	}
 	checkEnt(t, db.Client)
 }
+
+// A failing file leaves neither its statements nor a revision behind, and
+// is applied once fixed.
+func TestPostgresFailedFileRollsBack(t *testing.T) {
+	db := open(t, freshPostgres(t), "")
+	ctx := context.Background()
+	dir := func(second string) atlasmigrate.Dir {
+		d := &atlasmigrate.MemDir{}
+		if err := d.CopyFiles([]atlasmigrate.File{
+			atlasmigrate.NewLocalFile("1_a.sql", []byte("CREATE TABLE a (id int);\n")),
+			atlasmigrate.NewLocalFile("2_b.sql", []byte(second)),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	err := db.applyDir(ctx, dir("CREATE TABLE b (id int);\nSELECT 1/0;\n"))
+	if err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("got %v, want the failing statement's error", err)
+	}
+	var b sql.NullString
+	if err := db.SQL.QueryRow("SELECT to_regclass('b')::text").Scan(&b); err != nil || b.Valid {
+		t.Fatalf("table b exists after its file failed (%v)", err)
+	}
+	if revs := readRevisions(t, db); len(revs) != 1 || revs[0].version != "1" {
+		t.Fatalf("revisions after failure: %+v", revs)
+	}
+	if err := db.applyDir(ctx, dir("CREATE TABLE b (id int);\n")); err != nil {
+		t.Fatal(err)
+	}
+	if revs := readRevisions(t, db); len(revs) != 2 || revs[1].version != "2" || revs[1].applied != 1 {
+		t.Fatalf("revisions after fix: %+v", revs)
+	}
+}
+
+// A database created by the former auto migration has no history: refuse
+// it rather than re-run CREATE TABLEs over it.
+func TestPostgresRefusesUnversionedDatabase(t *testing.T) {
+	db := open(t, freshPostgres(t), "")
+	ctx := context.Background()
+	if err := db.Client.Schema.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Migrate(ctx)
+	if !errors.As(err, new(*atlasmigrate.NotCleanError)) {
+		t.Fatalf("got %v, want a NotCleanError", err)
+	}
+	// The baselining documented in migrate.go adopts it.
+	first, _, _ := strings.Cut(migrationFiles(t)[0], "_")
+	if _, err := db.SQL.Exec(`INSERT INTO atlas_schema_revisions (version, description, type, executed_at,
+		execution_time, hash, operator_version) VALUES ($1, 'baseline', 1, now(), 0, '', '')`, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate after baselining: %v", err)
+	}
+}
+
+// atlas.sum matches the files, both embedded and on disk next to embed.go
+// (Atlas sums only *.sql files).
+func TestMigrationFilesChecksum(t *testing.T) {
+	dir, err := migrationsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := atlasmigrate.Validate(dir); err != nil {
+		t.Errorf("embedded: %v", err)
+	}
+	local, err := atlasmigrate.NewLocalDir("../../ent/migrate/migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := atlasmigrate.Validate(local); err != nil {
+		t.Errorf("on disk: %v", err)
+	}
+}

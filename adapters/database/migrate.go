@@ -22,7 +22,7 @@ import (
 const migrationLockID int64 = 0x6964656e74697479
 
 // revisionsTable records applied migration files. Name and columns follow
-// the Atlas CLI's own table, so `atlas migrate status` can read it.
+// the Atlas CLI's own revisions table.
 const revisionsTable = "atlas_schema_revisions"
 
 const createRevisionsTable = `CREATE TABLE IF NOT EXISTS ` + revisionsTable + ` (
@@ -40,14 +40,26 @@ const createRevisionsTable = `CREATE TABLE IF NOT EXISTS ` + revisionsTable + ` 
 	operator_version character varying NOT NULL
 )`
 
+// A database whose tables were created before versioned migrations (by the
+// former auto migration) is refused, as the files would re-create them. Once
+// its schema is checked to match the files up to version V (e.g. with the
+// drift test's comparison), record V as a baseline and restart:
+//
+//	INSERT INTO atlas_schema_revisions (version, description, type, executed_at,
+//		execution_time, hash, operator_version) VALUES ('V', 'baseline', 1, now(), 0, '', '');
+
 // migratePostgres applies the pending migration files. Replicas starting
 // together queue on an advisory lock held by one dedicated connection; the
 // first applies the files, the others then find nothing pending.
-func (db *DB) migratePostgres(ctx context.Context) (err error) {
+func (db *DB) migratePostgres(ctx context.Context) error {
 	dir, err := migrationsDir()
 	if err != nil {
 		return err
 	}
+	return db.applyDir(ctx, dir)
+}
+
+func (db *DB) applyDir(ctx context.Context, dir atlasmigrate.Dir) (err error) {
 	conn, err := db.SQL.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrating schema: %w", err)
@@ -120,7 +132,7 @@ func applyNext(ctx context.Context, conn *sql.Conn, dir atlasmigrate.Dir, schema
 		}
 		var nc *atlasmigrate.NotCleanError
 		if errors.As(err, &nc) {
-			return false, fmt.Errorf("%w (the database has tables but no migration history, e.g. from the former auto migration: migrate a new database or baseline this one)", err)
+			return false, fmt.Errorf("%w (tables but no migration history, e.g. from the former auto migration: see baselining in adapters/database/migrate.go)", err)
 		}
 		return false, err
 	}

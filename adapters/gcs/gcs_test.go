@@ -80,8 +80,8 @@ func (f fake) options() gcs.Options {
 }
 
 func TestBlobStoreContract(t *testing.T) {
-	for _, prefix := range []string{"", "identity/uploads"} {
-		t.Run("with prefix "+prefix, func(t *testing.T) {
+	for name, prefix := range map[string]string{"at the bucket root": "", "under a prefix": "identity/uploads"} {
+		t.Run(name, func(t *testing.T) {
 			newStore := func(t *testing.T) (identity.BlobStore, string) {
 				f := newFake(t)
 				return gcs.New(f.client, bucketName, prefix, f.options()), "https://id.example.com"

@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log"
 	"os"
 
@@ -47,7 +48,11 @@ func main() {
 	// table's id range in the generated schema (IncrementStart), so the files
 	// carry it as the identity column's START WITH; the option is the old
 	// ent_types table scheme and ent refuses to combine the two.
-	if err := migrate.NamedDiff(context.Background(), devURL, os.Args[1], options(d)...); err != nil {
+	err = migrate.NamedDiff(context.Background(), devURL, os.Args[1], append(options(d), schema.WithErrNoPlan(true))...)
+	switch {
+	case errors.Is(err, atlasmigrate.ErrNoPlan):
+		log.Println("no schema changes: nothing written")
+	case err != nil:
 		log.Fatalf("generating migration: %v", err)
 	}
 }
