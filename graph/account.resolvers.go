@@ -66,6 +66,9 @@ func (r *userResolver) OpenID(ctx context.Context, obj *ent.User) (*string, erro
 
 // Certification is the resolver for the certification field.
 func (r *userResolver) Certification(ctx context.Context, obj *ent.User) (*ent.Certification, error) {
+	if c, ok := prefetchFrom(ctx).certification(obj.ID); ok {
+		return c, nil
+	}
 	return r.svc.LatestCertification(ctx, obj)
 }
 

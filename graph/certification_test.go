@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -368,4 +369,42 @@ func TestAgentSwitchesToAnotherPhone(t *testing.T) {
 	t.Run("switching without a verified phone is refused", func(t *testing.T) {
 		e.do(t, sw.S.Token, `mutation { switchAccount(input: {telephone: "13500000033"}) { token } }`, nil).wantCode(t, "PHONE_NOT_VERIFIED")
 	})
+}
+
+func TestAdminUserListCostsAFixedNumberOfQueries(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin(t)
+	for i := range 6 {
+		a := e.signIn(t, "AGENT", fmt.Sprintf("135000001%02d", i), fmt.Sprintf("oq%d", i))
+		e.submit(t, a.Token, validID).must(t, nil)
+	}
+	query := `{ users(first: 50) { edges { node { telephone certification { status reviews { toStatus } } } } } }`
+	run := func() int64 {
+		before := e.Statements()
+		var out struct {
+			U struct {
+				Edges []struct {
+					Node struct {
+						Certification *struct{ Status string }
+					}
+				}
+			} `json:"users"`
+		}
+		e.do(t, admin, query, nil).must(t, &out)
+		withCert := 0
+		for _, edge := range out.U.Edges {
+			if edge.Node.Certification != nil {
+				withCert++
+			}
+		}
+		if withCert != 6 {
+			t.Fatalf("%d users with a certification, want 6", withCert)
+		}
+		return e.Statements() - before
+	}
+	// One statement authenticates the admin's session; the listing itself
+	// may use at most 3 (users, certifications, reviews).
+	if n := run() - 1; n > 3 {
+		t.Fatalf("the listing ran %d statements, want at most 3", n)
+	}
 }

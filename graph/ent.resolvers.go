@@ -47,7 +47,11 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], fi
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.DB().User.Query().Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
+	conn, err := r.svc.DB().User.Query().Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
+	if err != nil {
+		return nil, err
+	}
+	return conn, r.prefetchCertifications(ctx, conn)
 }
 
 // Certification returns generated.CertificationResolver implementation.

@@ -156,3 +156,13 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// needClock skips tests that move time past rate-limit windows or code
+// expiry when the short-lived store (Redis) keeps real time; the embedded
+// run covers them.
+func (e *env) needClock(t *testing.T) {
+	t.Helper()
+	if !e.StoresFollowClock {
+		t.Skip("the short-lived store keeps real time")
+	}
+}

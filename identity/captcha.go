@@ -1,0 +1,128 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dchest/captcha"
+)
+
+// SendCaptchaInput asks for an image captcha for a device.
+type SendCaptchaInput struct {
+	DeviceID string `json:"deviceId" validate:"required,max=128,printable"`
+}
+
+// Captcha is an issued image captcha. The image is served at ImageURL and
+// also given inline as a data: URL.
+type Captcha struct {
+	ID        string    `json:"id"`
+	ImageURL  string    `json:"imageUrl"`
+	ImagePNG  []byte    `json:"-"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// DataURL is the image as a data: URL.
+func (c *Captcha) DataURL() string {
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(c.ImagePNG)
+}
+
+// VerifyCaptchaInput answers the captcha of a device.
+type VerifyCaptchaInput struct {
+	DeviceID string `json:"deviceId" validate:"required,max=128,printable"`
+	Answer   string `json:"answer" validate:"required,max=16"`
+}
+
+const captchaImagePrefix = "captcha:img:"
+
+// captchaKey names a device's captcha; device ids are client-chosen, so
+// they are hashed into the key.
+func (s *Service) captchaKey(deviceID string) string {
+	return "captcha:{" + s.shortHash(deviceID) + "}"
+}
+
+func (s *Service) captchaDigest(deviceID, answer string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	fmt.Fprintf(m, "captcha\x00%s\x00%s", deviceID, strings.TrimSpace(answer))
+	return m.Sum(nil)
+}
+
+// SendCaptcha issues a new captcha for the device, replacing its previous one.
+//
+// Errors: CodeValidation, CodeRateLimited, CodeUnavailable.
+func (s *Service) SendCaptcha(ctx context.Context, in SendCaptchaInput) (*Captcha, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	if err := s.take(ctx, randomHex(8), Limit{Key: s.captchaKey(in.DeviceID) + ":min", Max: 20, Window: time.Minute}); err != nil {
+		return nil, err
+	}
+	answer := s.cfg.CaptchaTestCode
+	if answer == "" {
+		answer = randomDigits(s.cfg.CaptchaLength)
+	}
+	digits := make([]byte, len(answer))
+	for i := range answer {
+		digits[i] = answer[i] - '0'
+	}
+	id := randomHex(16)
+	var png bytes.Buffer
+	if _, err := captcha.NewImage(id, digits, 240, 80).WriteTo(&png); err != nil {
+		return nil, fmt.Errorf("drawing captcha: %w", err)
+	}
+	ttl := s.cfg.CaptchaTTL
+	if err := s.challenges.Put(ctx, s.captchaKey(in.DeviceID), s.captchaDigest(in.DeviceID, answer), ttl); err != nil {
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("storing captcha: %w", err))
+	}
+	if err := s.cache.Set(ctx, captchaImagePrefix+id, png.Bytes(), ttl); err != nil {
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("storing captcha image: %w", err))
+	}
+	return &Captcha{ID: id, ImageURL: s.baseURL(ctx) + "/captcha/" + id + ".png", ImagePNG: png.Bytes(), ExpiresAt: s.now().Add(ttl)}, nil
+}
+
+// CaptchaImage returns the PNG of an issued captcha.
+//
+// Errors: CodeNotFound, CodeUnavailable.
+func (s *Service) CaptchaImage(ctx context.Context, id string) ([]byte, error) {
+	if len(id) != 32 {
+		return nil, E(CodeNotFound)
+	}
+	png, found, err := s.cache.Get(ctx, captchaImagePrefix+id)
+	if err != nil {
+		return nil, Wrap(CodeUnavailable, err)
+	}
+	if !found {
+		return nil, E(CodeNotFound)
+	}
+	return png, nil
+}
+
+// VerifyCaptcha checks the answer once: right or wrong, it cannot be
+// verified again, but a right answer can still be repeated once to register.
+//
+// Errors: CodeValidation, CodeCaptchaInvalid, CodeUnavailable.
+func (s *Service) VerifyCaptcha(ctx context.Context, in VerifyCaptchaInput) (bool, error) {
+	if err := check(in); err != nil {
+		return false, err
+	}
+	if err := s.checkCaptcha(ctx, in.DeviceID, in.Answer, Verify); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (s *Service) checkCaptcha(ctx context.Context, deviceID, answer string, mode CheckMode) error {
+	res, err := s.challenges.Check(ctx, s.captchaKey(deviceID), s.captchaDigest(deviceID, answer), mode, 1)
+	if err != nil {
+		return Wrap(CodeUnavailable, fmt.Errorf("checking captcha: %w", err))
+	}
+	if res != Accepted {
+		return E(CodeCaptchaInvalid)
+	}
+	return nil
+}

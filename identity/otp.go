@@ -1,0 +1,391 @@
+package identity
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/carcity/identity/ent"
+	"github.com/carcity/identity/ent/user"
+)
+
+// SendPhoneCodeInput asks for an SMS code. Customers and agents are known
+// by their WeChat openId, dealers by their device.
+type SendPhoneCodeInput struct {
+	Channel   Channel `json:"channel" validate:"required,oneof=CUSTOMER AGENT DEALER"`
+	Telephone string  `json:"telephone" validate:"required,cnmobile"`
+	OpenID    string  `json:"openId" validate:"required_unless=Channel DEALER,max=128,printable"`
+	DeviceID  string  `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
+	// Captcha is needed only when the client's IP has sent many codes; its
+	// captcha is the one issued for DeviceID (or OpenID).
+	Captcha string `json:"captcha" validate:"max=16"`
+}
+
+// CodeSent tells the client when the code expires and when it may ask again.
+type CodeSent struct {
+	ExpiresIn   int `json:"expiresIn"`   // seconds
+	ResendAfter int `json:"resendAfter"` // seconds
+}
+
+// VerifyPhoneCodeInput proves a phone with the code sent to it.
+type VerifyPhoneCodeInput struct {
+	Channel   Channel `json:"channel" validate:"required,oneof=CUSTOMER AGENT DEALER"`
+	Telephone string  `json:"telephone" validate:"required,cnmobile"`
+	Code      string  `json:"code" validate:"required,len=6,numeric"`
+	OpenID    string  `json:"openId" validate:"required_unless=Channel DEALER,max=128,printable"`
+	DeviceID  string  `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
+}
+
+// PhoneVerification is the result of a verified phone. Mini-program
+// channels always sign in; the dealer channel signs in only when the phone
+// already has an account (otherwise the verified code awaits register).
+type PhoneVerification struct {
+	Verified bool         `json:"verified"`
+	Auth     *AuthPayload `json:"auth"`
+}
+
+func (in SendPhoneCodeInput) subject() string {
+	if in.Channel == ChannelDealer {
+		return in.DeviceID
+	}
+	return in.OpenID
+}
+
+func (in VerifyPhoneCodeInput) subject() string {
+	if in.Channel == ChannelDealer {
+		return in.DeviceID
+	}
+	return in.OpenID
+}
+
+// codeKey holds the one live code of a phone per channel. The phone is the
+// Redis hash tag, shared with the phone's rate limits.
+func codeKey(ch Channel, phone string) string { return "otp:{" + phone + "}:" + string(ch) }
+
+// codeDigest binds a code to its channel, phone and requester.
+func (s *Service) codeDigest(ch Channel, phone, subject, code string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	fmt.Fprintf(m, "otp\x00%s\x00%s\x00%s\x00%s", ch, phone, subject, code)
+	return m.Sum(nil)
+}
+
+// testCode returns the fixed code of an app-review phone, if configured and
+// still valid.
+func (s *Service) testCode(phone string) (string, bool) {
+	code, ok := s.cfg.TestOTP[phone]
+	if !ok {
+		return "", false
+	}
+	if !s.cfg.TestOTPValidUntil.IsZero() && s.now().After(s.cfg.TestOTPValidUntil) {
+		return "", false
+	}
+	return code, true
+}
+
+func (s *Service) phoneLimits(phone string) []Limit {
+	tag := "sms:{" + phone + "}:"
+	return []Limit{
+		{Key: tag + "cooldown", Max: 1, Window: s.cfg.SendCooldown},
+		{Key: tag + "hour", Max: s.cfg.SendPerHour, Window: time.Hour},
+		{Key: tag + "day", Max: s.cfg.SendPerDay, Window: 24 * time.Hour},
+	}
+}
+
+// SendPhoneCode sends a 6-digit code by SMS, replacing any earlier code of
+// the phone on that channel.
+//
+// Errors: CodeValidation, CodeRateLimited (with RetryAfter), CodeCaptchaRequired,
+// CodeCaptchaInvalid, CodeSMSUnavailable, CodeUnavailable.
+func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*CodeSent, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	phone, _ := NormalizePhone(in.Telephone)
+	subject := in.subject()
+
+	if err := s.takeIPSendBudget(ctx, in); err != nil {
+		return nil, err
+	}
+	clientLimit := Limit{Key: "sms:{client:" + s.shortHash(subject) + "}:hour", Max: s.cfg.SendPerClient, Window: time.Hour}
+	eventID := randomHex(8)
+	if err := s.take(ctx, eventID, clientLimit); err != nil {
+		return nil, err
+	}
+	phoneLimits := s.phoneLimits(phone)
+	if err := s.take(ctx, eventID, phoneLimits...); err != nil {
+		s.refund(ctx, eventID, clientLimit)
+		return nil, err
+	}
+
+	code, fixed := s.testCode(phone)
+	if !fixed {
+		code = randomDigits(6)
+	}
+	digest := s.codeDigest(in.Channel, phone, subject, code)
+	if err := s.challenges.Put(ctx, codeKey(in.Channel, phone), digest, s.cfg.CodeTTL); err != nil {
+		s.refund(ctx, eventID, clientLimit)
+		s.refund(ctx, eventID, phoneLimits...)
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("storing code: %w", err))
+	}
+	if fixed {
+		s.log.InfoContext(ctx, "fixed test code issued; no SMS sent", "phone", MaskPhone(phone))
+	} else if _, err := s.sms.Send(ctx, SMS{Telephone: phone, Purpose: SMSPurposeCode, Code: code}); err != nil {
+		// A failed delivery does not count against the user's caps.
+		s.refund(ctx, eventID, clientLimit)
+		s.refund(ctx, eventID, phoneLimits...)
+		s.log.WarnContext(ctx, "sending sms", "phone", MaskPhone(phone), "err", err)
+		if CodeOf(err) == CodeInternal {
+			return nil, Wrap(CodeSMSUnavailable, err)
+		}
+		return nil, err
+	}
+	return &CodeSent{ExpiresIn: int(s.cfg.CodeTTL / time.Second), ResendAfter: int(s.cfg.SendCooldown / time.Second)}, nil
+}
+
+// takeIPSendBudget counts the send against the client IP. Past the
+// threshold a valid captcha is required instead of a hard block.
+func (s *Service) takeIPSendBudget(ctx context.Context, in SendPhoneCodeInput) error {
+	ip := RequestFrom(ctx).IP
+	if ip == "" {
+		return nil
+	}
+	limit := Limit{Key: "sms:{ip:" + ip + "}:hour", Max: s.cfg.SendPerIP, Window: time.Hour}
+	wait, err := s.limiter.Take(ctx, randomHex(8), limit)
+	if err != nil {
+		return Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", err))
+	}
+	if wait == 0 {
+		return nil
+	}
+	if in.Captcha == "" {
+		return E(CodeCaptchaRequired)
+	}
+	return s.checkCaptcha(ctx, in.subject(), in.Captcha, Consume)
+}
+
+// VerifyPhoneCode checks a code. On the mini-program channels the openId is
+// then bound to the phone's account (created on first verification, moved
+// from any other account) and a session starts. On the dealer channel the
+// code stays valid for register/changePhone, and a session starts when the
+// phone already has an account.
+//
+// Errors: CodeValidation, CodeOTPInvalid, CodeUnavailable.
+func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) (*PhoneVerification, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	phone, _ := NormalizePhone(in.Telephone)
+	if in.Channel == ChannelDealer {
+		if err := s.checkCode(ctx, in.Channel, phone, in.DeviceID, in.Code, Verify); err != nil {
+			return nil, err
+		}
+		u, err := s.db.User.Query().Where(user.Telephone(phone)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return &PhoneVerification{Verified: true}, nil
+		}
+		if err != nil {
+			return nil, dbError(err)
+		}
+		auth, err := s.startSession(ctx, s.db, u)
+		if err != nil {
+			return nil, dbError(err)
+		}
+		return &PhoneVerification{Verified: true, Auth: auth}, nil
+	}
+	if err := s.checkCode(ctx, in.Channel, phone, in.OpenID, in.Code, Consume); err != nil {
+		return nil, err
+	}
+	auth, err := s.bindOpenID(ctx, phone, in.OpenID, in.Channel)
+	if err != nil {
+		return nil, err
+	}
+	return &PhoneVerification{Verified: true, Auth: auth}, nil
+}
+
+// checkCode turns a challenge check into catalogue errors.
+func (s *Service) checkCode(ctx context.Context, ch Channel, phone, subject, code string, mode CheckMode) error {
+	res, err := s.challenges.Check(ctx, codeKey(ch, phone), s.codeDigest(ch, phone, subject, code), mode, s.cfg.CodeAttempts)
+	if err != nil {
+		return Wrap(CodeUnavailable, fmt.Errorf("checking code: %w", err))
+	}
+	if res != Accepted {
+		return E(CodeOTPInvalid)
+	}
+	return nil
+}
+
+// SwitchAccountInput moves the caller's openId to another phone.
+type SwitchAccountInput struct {
+	Telephone string `json:"telephone" validate:"required,cnmobile"`
+	// Code proves the new phone; without it the phone must already hold the
+	// openId (verified through verifyPhoneCode, as legacy clients do).
+	Code   string `json:"code" validate:"omitempty,len=6,numeric"`
+	OpenID string `json:"openId" validate:"max=128,printable"`
+}
+
+// SwitchAccount gives the openId to the account of another phone (created
+// if new); the account that loses it is signed out everywhere.
+//
+// Errors: CodeValidation, CodeUnauthenticated, CodeOTPInvalid,
+// CodePhoneNotVerified, CodeUnavailable.
+func (s *Service) SwitchAccount(ctx context.Context, in SwitchAccountInput) (*AuthPayload, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	phone, _ := NormalizePhone(in.Telephone)
+	openID := in.OpenID
+	a := ActorFrom(ctx)
+	switch {
+	case a != nil && a.OpenID != "" && openID != "" && openID != a.OpenID && a.Kind != user.KindAdmin:
+		return nil, Ef(CodeForbidden, "只能切换本人微信绑定的账号")
+	case openID == "" && a != nil:
+		openID = a.OpenID
+	case a == nil && !RequestFrom(ctx).Legacy:
+		return nil, E(CodeUnauthenticated)
+	}
+	if openID == "" {
+		return nil, Invalid("openId", fieldMessages["openId"])
+	}
+	if in.Code != "" {
+		if err := s.checkCode(ctx, ChannelAgent, phone, openID, in.Code, Consume); err != nil {
+			return nil, err
+		}
+		return s.bindOpenID(ctx, phone, openID, ChannelAgent)
+	}
+	u, err := s.db.User.Query().Where(user.Telephone(phone), user.OpenID(openID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, E(CodePhoneNotVerified)
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	auth, err := s.startSession(ctx, s.db, u)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return auth, nil
+}
+
+// bindOpenID gives openID to the account of phone, creating it if new and
+// taking it from any other account, and starts a session. A concurrent
+// first verification of the same phone loses the insert race and retries
+// once, finding the account the other created.
+func (s *Service) bindOpenID(ctx context.Context, phone, openID string, ch Channel) (*AuthPayload, error) {
+	var auth *AuthPayload
+	attempt := func() error {
+		return s.inTx(ctx, func(ctx context.Context, db *ent.Client) error {
+			u, err := s.findOrCreateMiniProgramUser(ctx, db, phone, ch)
+			if err != nil {
+				return err
+			}
+			if u.OpenID == nil || *u.OpenID != openID {
+				if err := s.moveOpenID(ctx, db, openID, u); err != nil {
+					return err
+				}
+				if u, err = db.User.UpdateOne(u).SetOpenID(openID).Save(ctx); err != nil {
+					return err
+				}
+			}
+			auth, err = s.startSession(ctx, db, u)
+			return err
+		})
+	}
+	err := attempt()
+	if CodeOf(err) == CodeConflict {
+		err = attempt()
+	}
+	if err != nil {
+		return nil, err
+	}
+	auth.User = auth.User.Unwrap()
+	return auth, nil
+}
+
+func (s *Service) findOrCreateMiniProgramUser(ctx context.Context, db *ent.Client, phone string, ch Channel) (*ent.User, error) {
+	u, err := db.User.Query().Where(user.Telephone(phone)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		kind := user.KindCustomer
+		if ch == ChannelAgent {
+			kind = user.KindAgent
+		}
+		return db.User.Create().SetTelephone(phone).SetKind(kind).Save(ctx)
+	case err != nil:
+		return nil, err
+	case ch == ChannelAgent && u.Kind == user.KindCustomer:
+		// A customer who opens the agent pages becomes an agent.
+		return db.User.UpdateOne(u).SetKind(user.KindAgent).Save(ctx)
+	}
+	return u, nil
+}
+
+// moveOpenID takes openID from whichever other account holds it and signs
+// that account out.
+func (s *Service) moveOpenID(ctx context.Context, db *ent.Client, openID string, to *ent.User) error {
+	prev, err := db.User.Query().Where(user.OpenID(openID), user.IDNEQ(to.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := db.User.UpdateOne(prev).ClearOpenID().Exec(ctx); err != nil {
+		return err
+	}
+	if err := revokeSessions(ctx, db, prev.ID, 0); err != nil {
+		return err
+	}
+	return s.record(ctx, db, prev.ID, "OPEN_ID_UNBOUND", "openId moved to another phone")
+}
+
+func (s *Service) take(ctx context.Context, id string, limits ...Limit) error {
+	wait, err := s.limiter.Take(ctx, id, limits...)
+	if err != nil {
+		return Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", err))
+	}
+	if wait > 0 {
+		e := E(CodeRateLimited)
+		e.RetryAfter = wait
+		return e
+	}
+	return nil
+}
+
+func (s *Service) refund(ctx context.Context, id string, limits ...Limit) {
+	if err := s.limiter.Refund(ctx, id, limits...); err != nil {
+		s.log.WarnContext(ctx, "refunding rate limit", "err", err)
+	}
+}
+
+// shortHash names a client in limiter keys without storing its id.
+func (s *Service) shortHash(v string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(v))
+	return fmt.Sprintf("%x", m.Sum(nil)[:12])
+}
+
+// randomDigits returns n uniformly random decimal digits.
+func randomDigits(n int) string {
+	b := make([]byte, n)
+	ten := big.NewInt(10)
+	for i := range b {
+		d, err := rand.Int(rand.Reader, ten)
+		if err != nil {
+			panic(err)
+		}
+		b[i] = byte('0' + d.Int64())
+	}
+	return string(b)
+}
+
+// MaskPhone keeps the first three and last four digits, for logs.
+func MaskPhone(p string) string {
+	if len(p) != 11 {
+		return "***"
+	}
+	return p[:3] + "****" + p[7:]
+}

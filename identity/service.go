@@ -1,0 +1,201 @@
+// Package identity is the domain of the marketplace's identity service: every
+// flow (phone codes, captchas, registration, sessions, certification, reviews)
+// lives here exactly once. The GraphQL resolvers and the legacy REST shim only
+// decode a request, make one call to Service and encode the result.
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/carcity/identity/ent"
+)
+
+// Config holds the policy numbers. Zero values take the defaults below.
+type Config struct {
+	CodeTTL       time.Duration // SMS code lifetime (5m)
+	CodeAttempts  int           // verify attempts per code (5)
+	SendCooldown  time.Duration // between two codes for one phone (60s)
+	SendPerHour   int           // codes per phone per hour (5)
+	SendPerDay    int           // codes per phone per day (10)
+	SendPerClient int           // codes per openId/deviceId per hour (10)
+	// SendPerIP is the number of codes per client IP per hour past which a
+	// captcha answer is required (carriers put many users behind one IP).
+	SendPerIP int
+
+	CaptchaTTL      time.Duration // (5m)
+	CaptchaLength   int           // digits (4)
+	CaptchaTestCode string        // every captcha's answer; tests only
+
+	// TestOTP maps phones to fixed codes (app-store review accounts); no SMS
+	// is sent to them. Ignored after TestOTPValidUntil when that is set.
+	TestOTP           map[string]string
+	TestOTPValidUntil time.Time
+
+	SessionTTL  time.Duration // absolute session lifetime (30 days)
+	SessionIdle time.Duration // idle expiry (7 days)
+
+	LoginFailures      int           // failed logins per phone per window before a wait (5)
+	LoginFailureWindow time.Duration // (15m)
+	LoginPerIP         int           // failed logins per IP per window (100)
+
+	Password       PasswordParams
+	MaxUploadBytes int64         // (5 MiB)
+	MaxImagePixels int           // decoded size limit against decompression bombs (40 Mpx)
+	PrivateURLTTL  time.Duration // lifetime of signed URLs of ID photos (10m)
+	PublicURL      string        // base of returned URLs; empty: from the request
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	def(&c.CodeTTL, 5*time.Minute)
+	defInt(&c.CodeAttempts, 5)
+	def(&c.SendCooldown, time.Minute)
+	defInt(&c.SendPerHour, 5)
+	defInt(&c.SendPerDay, 10)
+	defInt(&c.SendPerClient, 10)
+	defInt(&c.SendPerIP, 200)
+	def(&c.CaptchaTTL, 5*time.Minute)
+	defInt(&c.CaptchaLength, 4)
+	def(&c.SessionTTL, 30*24*time.Hour)
+	def(&c.SessionIdle, 7*24*time.Hour)
+	defInt(&c.LoginFailures, 5)
+	def(&c.LoginFailureWindow, 15*time.Minute)
+	defInt(&c.LoginPerIP, 100)
+	if c.Password == (PasswordParams{}) {
+		c.Password = DefaultPasswordParams
+	}
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = 5 << 20
+	}
+	defInt(&c.MaxImagePixels, 40_000_000)
+	def(&c.PrivateURLTTL, 10*time.Minute)
+	return c
+}
+
+// Deps are the adapters the service runs on.
+type Deps struct {
+	DB         *ent.Client
+	Challenges ChallengeStore
+	Limiter    RateLimiter
+	Cache      Cache
+	Blobs      BlobStore
+	SMS        SMSSender
+	Vault      *Vault
+	// Secret keys the hashes of codes, captcha answers and session tokens.
+	Secret []byte
+	Logger *slog.Logger
+	Now    func() time.Time // injectable clock; nil is time.Now
+}
+
+// Service runs every identity flow.
+type Service struct {
+	db         *ent.Client
+	challenges ChallengeStore
+	limiter    RateLimiter
+	cache      Cache
+	blobs      BlobStore
+	sms        SMSSender
+	vault      *Vault
+	secret     []byte
+	log        *slog.Logger
+	now        func() time.Time
+	cfg        Config
+	dummyHash  string
+}
+
+// New wires a service. Every dependency is required.
+func New(deps Deps, cfg Config) (*Service, error) {
+	if deps.DB == nil || deps.Challenges == nil || deps.Limiter == nil || deps.Cache == nil ||
+		deps.Blobs == nil || deps.SMS == nil || deps.Vault == nil {
+		return nil, fmt.Errorf("identity: missing dependency")
+	}
+	if len(deps.Secret) < 32 {
+		return nil, fmt.Errorf("identity: secret must be at least 32 bytes")
+	}
+	s := &Service{
+		db:         deps.DB,
+		challenges: deps.Challenges,
+		limiter:    deps.Limiter,
+		cache:      deps.Cache,
+		blobs:      deps.Blobs,
+		sms:        deps.SMS,
+		vault:      deps.Vault,
+		secret:     deps.Secret,
+		log:        deps.Logger,
+		now:        deps.Now,
+		cfg:        cfg.withDefaults(),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	// Unknown phones are checked against this hash so that they cost the
+	// same time as a wrong password.
+	dummy, err := hashPassword(randomHex(16), s.cfg.Password)
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = dummy
+	return s, nil
+}
+
+// DB is the ent client, for the generic admin queries of the GraphQL layer.
+func (s *Service) DB() *ent.Client { return s.db }
+
+// inTx runs fn in a transaction, joining the one in ctx if there is one.
+// Constraint violations become conflicts.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, db *ent.Client) error) error {
+	if tx := ent.TxFromContext(ctx); tx != nil {
+		return fn(ctx, tx.Client())
+	}
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return Wrap(CodeUnavailable, fmt.Errorf("beginning transaction: %w", err))
+	}
+	if err := fn(ent.NewTxContext(ctx, tx), tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return dbError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError(fmt.Errorf("committing: %w", err))
+	}
+	return nil
+}
+
+// dbError keeps catalogue errors and classifies the rest.
+func dbError(err error) error {
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	switch {
+	case ent.IsConstraintError(err):
+		return Wrap(CodeConflict, err)
+	case ent.IsNotFound(err):
+		return Wrap(CodeNotFound, err)
+	}
+	return Wrap(CodeOf(err), err)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,200 @@
+package identity
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/carcity/identity/ent"
+	"github.com/carcity/identity/ent/session"
+	"github.com/carcity/identity/ent/user"
+)
+
+// AuthPayload is what a successful sign-in returns.
+type AuthPayload struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	User      *ent.User `json:"user"`
+	// Certification is the account's latest certification (nil: none), for
+	// the legacy responses that carry its status.
+	Certification *ent.Certification `json:"-"`
+}
+
+// lastSeenGranularity bounds how often a request writes last_seen_at.
+const lastSeenGranularity = time.Minute
+
+func (s *Service) tokenHash(token string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("session\x00"))
+	m.Write([]byte(token))
+	return m.Sum(nil)
+}
+
+// startSession creates a session for u and returns its payload.
+func (s *Service) startSession(ctx context.Context, db *ent.Client, u *ent.User) (*AuthPayload, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("reading token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	expires := now.Add(s.cfg.SessionTTL)
+	err := db.Session.Create().
+		SetTokenHash(s.tokenHash(token)).
+		SetUserID(u.ID).
+		SetCreatedAt(now).
+		SetLastSeenAt(now).
+		SetExpiresAt(expires).
+		Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	return &AuthPayload{Token: token, ExpiresAt: expires, User: u}, nil
+}
+
+// Authenticate resolves a bearer token to its caller.
+//
+// Errors: CodeUnauthenticated (unknown, revoked or expired token), CodeUnavailable.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error) {
+	if token == "" || len(token) > 256 {
+		return nil, E(CodeUnauthenticated)
+	}
+	now := s.now()
+	// One statement per authenticated request: the session joined to its user.
+	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.last_seen_at, u.id, u.kind, u.telephone, u.open_id
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2`, s.tokenHash(token), now)
+	if err != nil {
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
+		}
+		return nil, E(CodeUnauthenticated)
+	}
+	var (
+		a        Actor
+		lastSeen time.Time
+		openID   sql.NullString
+	)
+	if err := rows.Scan(&a.SessionID, &lastSeen, &a.UserID, &a.Kind, &a.Telephone, &openID); err != nil {
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("reading session: %w", err))
+	}
+	a.OpenID = openID.String
+	if lastSeen.Add(s.cfg.SessionIdle).Before(now) {
+		return nil, E(CodeUnauthenticated)
+	}
+	if now.Sub(lastSeen) > lastSeenGranularity {
+		// Best effort: a failed touch only shortens the idle window.
+		if err := s.db.Session.UpdateOneID(a.SessionID).SetLastSeenAt(now).Exec(ctx); err != nil {
+			s.log.WarnContext(ctx, "touching session", "err", err)
+		}
+	}
+	return &a, nil
+}
+
+// Logout revokes the caller's session.
+//
+// Errors: CodeUnauthenticated.
+func (s *Service) Logout(ctx context.Context) (bool, error) {
+	a := ActorFrom(ctx)
+	if a == nil {
+		return false, E(CodeUnauthenticated)
+	}
+	if err := s.db.Session.DeleteOneID(a.SessionID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		return false, Wrap(CodeUnavailable, fmt.Errorf("deleting session: %w", err))
+	}
+	return true, nil
+}
+
+// revokeSessions ends every session of userID except keep (0: none).
+func revokeSessions(ctx context.Context, db *ent.Client, userID, keep int) error {
+	_, err := db.Session.Delete().
+		Where(session.UserID(userID), session.IDNEQ(keep)).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("revoking sessions: %w", err)
+	}
+	return nil
+}
+
+// Me returns the caller's account.
+//
+// Errors: CodeUnauthenticated.
+func (s *Service) Me(ctx context.Context) (*ent.User, error) {
+	a := ActorFrom(ctx)
+	if a == nil {
+		return nil, E(CodeUnauthenticated)
+	}
+	u, err := s.db.User.Get(ctx, a.UserID)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return u, nil
+}
+
+// RequireAdmin fails unless the caller is an admin.
+//
+// Errors: CodeUnauthenticated, CodeForbidden.
+func (s *Service) RequireAdmin(ctx context.Context) error {
+	a := ActorFrom(ctx)
+	switch {
+	case a == nil:
+		return E(CodeUnauthenticated)
+	case a.Kind != user.KindAdmin:
+		return E(CodeForbidden)
+	}
+	return nil
+}
+
+// CanSee reports whether the caller may read objects owned by ownerID.
+func (s *Service) CanSee(ctx context.Context, ownerID int) bool {
+	a := ActorFrom(ctx)
+	return a != nil && (a.Kind == user.KindAdmin || a.UserID == ownerID)
+}
+
+// account resolves the account a call acts on. telephone is the account the
+// request names (legacy bodies do); empty means the caller's own.
+//
+// With a session: the caller's account, or any account for an admin; naming
+// another account is refused. Without one: only in legacy mode, by phone.
+func (s *Service) account(ctx context.Context, db *ent.Client, telephone string) (*ent.User, error) {
+	a := ActorFrom(ctx)
+	phone := ""
+	if telephone != "" {
+		p, ok := NormalizePhone(telephone)
+		if !ok {
+			return nil, Invalid("telephone", fieldMessages["telephone"])
+		}
+		phone = p
+	}
+	switch {
+	case a != nil && (phone == "" || phone == a.Telephone):
+		u, err := db.User.Get(ctx, a.UserID)
+		if err != nil {
+			return nil, dbError(err)
+		}
+		return u, nil
+	case a != nil && a.Kind != user.KindAdmin:
+		return nil, Ef(CodeForbidden, "只能操作本人账号")
+	case a == nil && !RequestFrom(ctx).Legacy:
+		return nil, E(CodeUnauthenticated)
+	case phone == "":
+		return nil, Invalid("telephone", fieldMessages["telephone"])
+	}
+	u, err := db.User.Query().Where(user.Telephone(phone)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, Ef(CodeNotFound, "用户不存在")
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return u, nil
+}
