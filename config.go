@@ -62,7 +62,7 @@ type providerConfig struct {
 	AliyunAccessKeyID, AliyunAccessKeySecret, AliyunSignName, AliyunTemplateCode, AliyunNoticeTemplateCode string
 	TencentSecretID, TencentSecretKey, TencentSDKAppID, TencentSignName, TencentTemplateID                 string
 	TencentNoticeTemplateID, TencentRegion                                                                 string
-	WeChatAppID, WeChatSecret                                                                              string
+	WeChatAppID, WeChatSecret, WeChatBaseURL                                                               string
 }
 
 // weakAdminPasswords are refused for ADMIN_PASSWORD in production.
@@ -136,6 +136,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			TencentRegion:            env("TENCENT_SMS_REGION", "ap-guangzhou"),
 			WeChatAppID:              env("WECHAT_APPID", ""),
 			WeChatSecret:             env("WECHAT_SECRET", ""),
+			WeChatBaseURL:            env("WECHAT_BASE_URL", ""),
 		},
 	}
 	switch appEnv := env("APP_ENV", "development"); appEnv {
@@ -196,6 +197,9 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			errs = append(errs, errors.New("SMS_TEST_OTP_VALID_UNTIL must be an RFC 3339 time"))
 		}
 		c.TestOTPValidUntil = t
+	}
+	if (c.Providers.WeChatAppID == "") != (c.Providers.WeChatSecret == "") {
+		errs = append(errs, errors.New("WECHAT_APPID and WECHAT_SECRET go together"))
 	}
 	if (c.AdminPhone == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("ADMIN_PHONE and ADMIN_PASSWORD go together"))

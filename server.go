@@ -31,6 +31,7 @@ import (
 	"github.com/carcity/identity/adapters/memory"
 	"github.com/carcity/identity/adapters/redis"
 	"github.com/carcity/identity/adapters/sms"
+	"github.com/carcity/identity/adapters/wechat"
 	"github.com/carcity/identity/graph"
 	"github.com/carcity/identity/identity"
 	"github.com/carcity/identity/rest"
@@ -212,6 +213,13 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	if err != nil {
 		return nil, err
 	}
+	var weChat identity.WeChat
+	if p := cfg.Providers; p.WeChatAppID != "" {
+		client := wechat.New(wechat.Config{AppID: p.WeChatAppID, Secret: p.WeChatSecret, BaseURL: p.WeChatBaseURL}, cache, &http.Client{Timeout: 5 * time.Second})
+		client.Logger = log
+		weChat = client
+		log.Info("wechat login enabled: client-sent openIds are accepted only with REST_AUTH=legacy")
+	}
 
 	svc, err := identity.New(identity.Deps{
 		DB:         db.Client,
@@ -221,6 +229,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 		Blobs:      blobs,
 		SMS:        sender,
 		Vault:      vault,
+		WeChat:     weChat,
 		Secret:     cfg.Secret,
 		Logger:     log,
 	}, identity.Config{

@@ -18,8 +18,10 @@ import (
 type SendPhoneCodeInput struct {
 	Channel   Channel `json:"channel" validate:"required,oneof=CUSTOMER AGENT DEALER"`
 	Telephone string  `json:"telephone" validate:"required,cnmobile"`
-	OpenID    string  `json:"openId" validate:"required_unless=Channel DEALER,max=128,printable"`
-	DeviceID  string  `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
+	OpenID    string  `json:"openId" validate:"max=128,printable"`
+	// WeChatTicket stands for the openId once WeChat login is configured.
+	WeChatTicket string `json:"wechatTicket" validate:"max=64"`
+	DeviceID     string `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
 	// Captcha is needed only when the client's IP has sent many codes; its
 	// captcha is the one issued for DeviceID (or OpenID).
 	Captcha string `json:"captcha" validate:"max=16"`
@@ -36,8 +38,10 @@ type VerifyPhoneCodeInput struct {
 	Channel   Channel `json:"channel" validate:"required,oneof=CUSTOMER AGENT DEALER"`
 	Telephone string  `json:"telephone" validate:"required,cnmobile"`
 	Code      string  `json:"code" validate:"required,len=6,numeric"`
-	OpenID    string  `json:"openId" validate:"required_unless=Channel DEALER,max=128,printable"`
-	DeviceID  string  `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
+	OpenID    string  `json:"openId" validate:"max=128,printable"`
+	// WeChatTicket stands for the openId once WeChat login is configured.
+	WeChatTicket string `json:"wechatTicket" validate:"max=64"`
+	DeviceID     string `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
 }
 
 // PhoneVerification is the result of a verified phone. Mini-program
@@ -48,18 +52,13 @@ type PhoneVerification struct {
 	Auth     *AuthPayload `json:"auth"`
 }
 
-func (in SendPhoneCodeInput) subject() string {
-	if in.Channel == ChannelDealer {
-		return in.DeviceID
+// subject is who asks for a code: the device on the dealer channel, the
+// openId on the mini-program channels.
+func (s *Service) subject(ctx context.Context, ch Channel, deviceID, ticket, openID string) (string, error) {
+	if ch == ChannelDealer {
+		return deviceID, nil
 	}
-	return in.OpenID
-}
-
-func (in VerifyPhoneCodeInput) subject() string {
-	if in.Channel == ChannelDealer {
-		return in.DeviceID
-	}
-	return in.OpenID
+	return s.openID(ctx, ticket, openID)
 }
 
 // codeKey holds the one live code of a phone per channel. The phone is the
@@ -105,9 +104,11 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 		return nil, err
 	}
 	phone, _ := NormalizePhone(in.Telephone)
-	subject := in.subject()
-
-	if err := s.takeIPSendBudget(ctx, in); err != nil {
+	subject, err := s.subject(ctx, in.Channel, in.DeviceID, in.WeChatTicket, in.OpenID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.takeIPSendBudget(ctx, subject, in.Captcha); err != nil {
 		return nil, err
 	}
 	clientLimit := Limit{Key: "sms:{client:" + s.shortHash(subject) + "}:hour", Max: s.cfg.SendPerClient, Window: time.Hour}
@@ -148,7 +149,7 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 
 // takeIPSendBudget counts the send against the client IP. Past the
 // threshold a valid captcha is required instead of a hard block.
-func (s *Service) takeIPSendBudget(ctx context.Context, in SendPhoneCodeInput) error {
+func (s *Service) takeIPSendBudget(ctx context.Context, subject, captcha string) error {
 	ip := RequestFrom(ctx).IP
 	if ip == "" {
 		return nil
@@ -161,10 +162,10 @@ func (s *Service) takeIPSendBudget(ctx context.Context, in SendPhoneCodeInput) e
 	if wait == 0 {
 		return nil
 	}
-	if in.Captcha == "" {
+	if captcha == "" {
 		return E(CodeCaptchaRequired)
 	}
-	return s.checkCaptcha(ctx, in.subject(), in.Captcha, Consume)
+	return s.checkCaptcha(ctx, subject, captcha, Consume)
 }
 
 // VerifyPhoneCode checks a code. On the mini-program channels the openId is
@@ -179,6 +180,10 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 		return nil, err
 	}
 	phone, _ := NormalizePhone(in.Telephone)
+	subject, err := s.subject(ctx, in.Channel, in.DeviceID, in.WeChatTicket, in.OpenID)
+	if err != nil {
+		return nil, err
+	}
 	if in.Channel == ChannelDealer {
 		if err := s.checkCode(ctx, in.Channel, phone, in.DeviceID, in.Code, Verify); err != nil {
 			return nil, err
@@ -196,10 +201,10 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 		}
 		return &PhoneVerification{Verified: true, Auth: auth}, nil
 	}
-	if err := s.checkCode(ctx, in.Channel, phone, in.OpenID, in.Code, Consume); err != nil {
+	if err := s.checkCode(ctx, in.Channel, phone, subject, in.Code, Consume); err != nil {
 		return nil, err
 	}
-	auth, err := s.bindOpenID(ctx, phone, in.OpenID, in.Channel)
+	auth, err := s.bindOpenID(ctx, phone, subject, in.Channel)
 	if err != nil {
 		return nil, err
 	}

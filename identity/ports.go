@@ -119,3 +119,18 @@ type SMSSender interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// WeChatSession is who signed in to the mini-program.
+type WeChatSession struct {
+	OpenID  string
+	UnionID string // empty unless the app is bound to an Open Platform account
+}
+
+// WeChat is the mini-program's server API.
+type WeChat interface {
+	// Code2Session exchanges a wx.login code for the user's openId.
+	Code2Session(ctx context.Context, jsCode string) (WeChatSession, error)
+	// PhoneNumber exchanges a getPhoneNumber button code for the phone
+	// WeChat has verified.
+	PhoneNumber(ctx context.Context, code string) (string, error)
+}

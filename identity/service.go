@@ -95,6 +95,9 @@ type Deps struct {
 	Blobs      BlobStore
 	SMS        SMSSender
 	Vault      *Vault
+	// WeChat enables server-side mini-program login; nil: openIds come from
+	// the client (legacy).
+	WeChat WeChat
 	// Secret keys the hashes of codes, captcha answers and session tokens.
 	Secret []byte
 	Logger *slog.Logger
@@ -110,6 +113,7 @@ type Service struct {
 	blobs      BlobStore
 	sms        SMSSender
 	vault      *Vault
+	wechat     WeChat
 	secret     []byte
 	log        *slog.Logger
 	now        func() time.Time
@@ -134,6 +138,7 @@ func New(deps Deps, cfg Config) (*Service, error) {
 		blobs:      deps.Blobs,
 		sms:        deps.SMS,
 		vault:      deps.Vault,
+		wechat:     deps.WeChat,
 		secret:     deps.Secret,
 		log:        deps.Logger,
 		now:        deps.Now,

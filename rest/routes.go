@@ -40,17 +40,22 @@ func (h *Handler) table() map[string]route {
 		"/user/dealer/editFavicon":    postOrGet(h.editFavicon),
 		"/user/dealer/uploadFavicon":  post(h.upload(identity.PurposeAvatar, "favicon")),
 		"/user/dealer/euploadFavicon": post(h.upload(identity.PurposeAvatar, "favicon")),
+
+		// Not in legacy-api.md: server-side WeChat login (see the README).
+		"/user/wechat/login":      post(h.wechatLogin),
+		"/user/wechat/phoneLogin": post(h.wechatPhoneLogin),
 	}
 }
 
 func (h *Handler) sendCode(ch identity.Channel) call {
 	return func(ctx context.Context, p params) (data, error) {
 		_, err := h.svc.SendPhoneCode(ctx, identity.SendPhoneCodeInput{
-			Channel:   ch,
-			Telephone: p.get("telephone"),
-			OpenID:    p.get("openId"),
-			DeviceID:  p.get("deviceId"),
-			Captcha:   p.get("picCode"),
+			Channel:      ch,
+			Telephone:    p.get("telephone"),
+			OpenID:       p.get("openId"),
+			WeChatTicket: p.get("ticket"),
+			DeviceID:     p.get("deviceId"),
+			Captcha:      p.get("picCode"),
 		})
 		return nil, err
 	}
@@ -59,11 +64,12 @@ func (h *Handler) sendCode(ch identity.Channel) call {
 func (h *Handler) verifyCode(ch identity.Channel) call {
 	return func(ctx context.Context, p params) (data, error) {
 		v, err := h.svc.VerifyPhoneCode(ctx, identity.VerifyPhoneCodeInput{
-			Channel:   ch,
-			Telephone: p.get("telephone"),
-			Code:      p.get("phoneNum"),
-			OpenID:    p.get("openId"),
-			DeviceID:  p.get("deviceId"),
+			Channel:      ch,
+			Telephone:    p.get("telephone"),
+			Code:         p.get("phoneNum"),
+			OpenID:       p.get("openId"),
+			WeChatTicket: p.get("ticket"),
+			DeviceID:     p.get("deviceId"),
 		})
 		if err != nil {
 			return nil, err
@@ -290,4 +296,28 @@ func firstOf(p params, names ...string) string {
 		}
 	}
 	return ""
+}
+
+func (h *Handler) wechatLogin(ctx context.Context, p params) (data, error) {
+	l, err := h.svc.LoginWithWeChat(ctx, identity.WeChatLoginInput{Code: p.get("code")})
+	if err != nil {
+		return nil, err
+	}
+	d := data{"ticket": l.Ticket}
+	if l.Auth != nil {
+		d["token"] = l.Auth.Token
+	}
+	return d, nil
+}
+
+func (h *Handler) wechatPhoneLogin(ctx context.Context, p params) (data, error) {
+	ch := identity.ChannelCustomer
+	if p.get("channel") == "proxy" {
+		ch = identity.ChannelAgent
+	}
+	auth, err := h.svc.LoginWithWeChatPhone(ctx, identity.WeChatPhoneInput{Channel: ch, Ticket: p.get("ticket"), Code: p.get("code")})
+	if err != nil {
+		return nil, err
+	}
+	return data{"token": auth.Token, "telephone": auth.User.Telephone}, nil
 }

@@ -26,13 +26,12 @@ type Config struct {
 	BaseURL string // default https://api.weixin.qq.com
 }
 
-// Session is who logged in. WeChat's session_key is deliberately not part of
-// it: the service never decrypts client data with it, so it is neither
-// decoded, stored nor logged.
-type Session struct {
-	OpenID  string
-	UnionID string // empty unless the app is bound to an Open Platform account
-}
+// Session is who logged in (identity.WeChatSession). WeChat's session_key is
+// deliberately not part of it: the service never decrypts client data with
+// it, so it is neither decoded, stored nor logged.
+type Session = identity.WeChatSession
+
+var _ identity.WeChat = (*Client)(nil)
 
 // Client calls the WeChat API. It does not retry, except for one call whose
 // access token WeChat reports invalid or expired.

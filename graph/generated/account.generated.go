@@ -34,6 +34,8 @@ type MutationResolver interface {
 	SendPhoneCode(ctx context.Context, input identity.SendPhoneCodeInput) (*identity.CodeSent, error)
 	VerifyPhoneCode(ctx context.Context, input identity.VerifyPhoneCodeInput) (*identity.PhoneVerification, error)
 	SwitchAccount(ctx context.Context, input identity.SwitchAccountInput) (*identity.AuthPayload, error)
+	WechatLogin(ctx context.Context, input identity.WeChatLoginInput) (*identity.WeChatLogin, error)
+	WechatPhoneLogin(ctx context.Context, input identity.WeChatPhoneInput) (*identity.AuthPayload, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -236,6 +238,34 @@ func (ec *executionContext) field_Mutation_verifyPhoneCode_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (identity.VerifyPhoneCodeInput, error) {
 			return ec.unmarshalNVerifyPhoneCodeInput2githubᚗcomᚋcarcityᚋidentityᚋidentityᚐVerifyPhoneCodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_wechatLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (identity.WeChatLoginInput, error) {
+			return ec.unmarshalNWeChatLoginInput2githubᚗcomᚋcarcityᚋidentityᚋidentityᚐWeChatLoginInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_wechatPhoneLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (identity.WeChatPhoneInput, error) {
+			return ec.unmarshalNWeChatPhoneInput2githubᚗcomᚋcarcityᚋidentityᚋidentityᚐWeChatPhoneInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -965,6 +995,94 @@ func (ec *executionContext) fieldContext_Mutation_switchAccount(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_wechatLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_wechatLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WechatLogin(ctx, fc.Args["input"].(identity.WeChatLoginInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *identity.WeChatLogin) graphql.Marshaler {
+			return ec.marshalNWeChatLogin2ᚖgithubᚗcomᚋcarcityᚋidentityᚋidentityᚐWeChatLogin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_wechatLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WeChatLogin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_wechatLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_wechatPhoneLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_wechatPhoneLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WechatPhoneLogin(ctx, fc.Args["input"].(identity.WeChatPhoneInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *identity.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋcarcityᚋidentityᚋidentityᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_wechatPhoneLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_wechatPhoneLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UploadedImage_id(ctx context.Context, field graphql.CollectedField, obj *identity.UploadedImage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1466,6 +1584,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "switchAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_switchAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "wechatLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_wechatLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "wechatPhoneLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_wechatPhoneLogin(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -139,7 +139,7 @@ func (ec *executionContext) unmarshalInputSendPhoneCodeInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"channel", "telephone", "openId", "deviceId", "captcha"}
+	fieldsInOrder := [...]string{"channel", "telephone", "wechatTicket", "openId", "deviceId", "captcha"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -160,6 +160,13 @@ func (ec *executionContext) unmarshalInputSendPhoneCodeInput(ctx context.Context
 				return it, err
 			}
 			it.Telephone = data
+		case "wechatTicket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("wechatTicket"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeChatTicket = data
 		case "openId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openId"))
 			data, err := ec.unmarshalOString2string(ctx, v)
@@ -258,7 +265,7 @@ func (ec *executionContext) unmarshalInputVerifyPhoneCodeInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"channel", "telephone", "code", "openId", "deviceId"}
+	fieldsInOrder := [...]string{"channel", "telephone", "code", "wechatTicket", "openId", "deviceId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -286,6 +293,13 @@ func (ec *executionContext) unmarshalInputVerifyPhoneCodeInput(ctx context.Conte
 				return it, err
 			}
 			it.Code = data
+		case "wechatTicket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("wechatTicket"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeChatTicket = data
 		case "openId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openId"))
 			data, err := ec.unmarshalOString2string(ctx, v)

@@ -125,6 +125,8 @@ type ComplexityRoot struct {
 		UploadFavicon            func(childComplexity int, file graphql.Upload) int
 		VerifyCaptcha            func(childComplexity int, input identity.VerifyCaptchaInput) int
 		VerifyPhoneCode          func(childComplexity int, input identity.VerifyPhoneCodeInput) int
+		WechatLogin              func(childComplexity int, input identity.WeChatLoginInput) int
+		WechatPhoneLogin         func(childComplexity int, input identity.WeChatPhoneInput) int
 	}
 
 	PageInfo struct {
@@ -190,6 +192,11 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WeChatLogin struct {
+		Auth   func(childComplexity int) int
+		Ticket func(childComplexity int) int
 	}
 }
 
@@ -641,6 +648,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyPhoneCode(childComplexity, args["input"].(identity.VerifyPhoneCodeInput)), true
+	case "Mutation.wechatLogin":
+		if e.ComplexityRoot.Mutation.WechatLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_wechatLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WechatLogin(childComplexity, args["input"].(identity.WeChatLoginInput)), true
+	case "Mutation.wechatPhoneLogin":
+		if e.ComplexityRoot.Mutation.WechatPhoneLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_wechatPhoneLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WechatPhoneLogin(childComplexity, args["input"].(identity.WeChatPhoneInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -927,6 +956,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "WeChatLogin.auth":
+		if e.ComplexityRoot.WeChatLogin.Auth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WeChatLogin.Auth(childComplexity), true
+	case "WeChatLogin.ticket":
+		if e.ComplexityRoot.WeChatLogin.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WeChatLogin.Ticket(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -956,6 +998,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 			graphql.NewInputUnmarshaler("VerifyCaptchaInput", ec.unmarshalInputVerifyCaptchaInput),
 			graphql.NewInputUnmarshaler("VerifyPhoneCodeInput", ec.unmarshalInputVerifyPhoneCodeInput),
+			graphql.NewInputUnmarshaler("WeChatLoginInput", ec.unmarshalInputWeChatLoginInput),
+			graphql.NewInputUnmarshaler("WeChatPhoneInput", ec.unmarshalInputWeChatPhoneInput),
 		)
 	}
 	first := true
@@ -2097,6 +2141,9 @@ enum PhoneCodeChannel {
 input SendPhoneCodeInput {
   channel: PhoneCodeChannel!
   telephone: String!
+  "Mini-program channels: the ticket of wechatLogin (required when WeChat login is configured)."
+  wechatTicket: String
+  "Mini-program channels without WeChat login configured: the client's openId."
   openId: String
   deviceId: String
   "Needed only when the error CAPTCHA_REQUIRED asked for it (many codes from one network)."
@@ -2114,6 +2161,7 @@ input VerifyPhoneCodeInput {
   channel: PhoneCodeChannel!
   telephone: String!
   code: String!
+  wechatTicket: String
   openId: String
   deviceId: String
 }
@@ -2129,6 +2177,40 @@ input SwitchAccountInput {
   telephone: String!
   "AGENT-channel code sent to that phone for the caller's openId."
   code: String
+}
+`, BuiltIn: false},
+	{Name: "../../schema/wechat.graphqls", Input: `# Server-side WeChat mini-program login (WECHAT_APPID, WECHAT_SECRET).
+
+extend type Mutation {
+  """
+  Exchanges the code of wx.login for a ticket standing for the user's openId
+  (taken from WeChat, never from the client), and for a session when the
+  openId is already bound to an account.
+  """
+  wechatLogin(input: WeChatLoginInput!): WeChatLogin!
+  "Signs in with the phone WeChat verified (getPhoneNumber button code), binding the ticket's openId to it."
+  wechatPhoneLogin(input: WeChatPhoneInput!): AuthPayload!
+}
+
+input WeChatLoginInput {
+  code: String!
+}
+
+type WeChatLogin {
+  "Valid 10 minutes; pass it as wechatTicket to sendPhoneCode/verifyPhoneCode."
+  ticket: String!
+  auth: AuthPayload
+}
+
+enum WeChatPhoneChannel {
+  CUSTOMER
+  AGENT
+}
+
+input WeChatPhoneInput {
+  channel: WeChatPhoneChannel!
+  ticket: String!
+  code: String!
 }
 `, BuiltIn: false},
 }
@@ -2394,6 +2476,16 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WeChatLogin(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticket":
+		return ec.fieldContext_WeChatLogin_ticket(ctx, field)
+	case "auth":
+		return ec.fieldContext_WeChatLogin_auth(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WeChatLogin", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

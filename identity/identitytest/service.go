@@ -61,6 +61,13 @@ var Secret = []byte("test-secret-test-secret-test-secret-0123")
 // NewService returns a harness; everything is cleaned up with t.
 func NewService(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
+	return NewServiceWithDeps(t, nil, opts...)
+}
+
+// NewServiceWithDeps is NewService with a hook that changes the adapters
+// (for instance to add a fake WeChat).
+func NewServiceWithDeps(t testing.TB, changeDeps func(*identity.Deps), opts ...Option) *Harness {
+	t.Helper()
 	h := &Harness{Clock: NewClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)), SMS: &Outbox{}, StoresFollowClock: true}
 
 	db := openTestDB(t)
@@ -112,7 +119,7 @@ func NewService(t testing.TB, opts ...Option) *Harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h.Service, err = identity.New(identity.Deps{
+	deps := identity.Deps{
 		DB:         h.DB,
 		Challenges: challenges,
 		Limiter:    limiter,
@@ -123,7 +130,11 @@ func NewService(t testing.TB, opts ...Option) *Harness {
 		Secret:     Secret,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Now:        h.Clock.Now,
-	}, cfg)
+	}
+	if changeDeps != nil {
+		changeDeps(&deps)
+	}
+	h.Service, err = identity.New(deps, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
