@@ -27,9 +27,12 @@ type config struct {
 	DBMaxConns  int
 	RedisURL    string
 	StorageURL  string
-	PublicURL   string
-	Production  bool
-	DebugAddr   string
+	// StorageEmulatorHost is STORAGE_EMULATOR_HOST, which the GCS client
+	// library also reads.
+	StorageEmulatorHost string
+	PublicURL           string
+	Production          bool
+	DebugAddr           string
 
 	SMSProvider       string
 	SMSWebhookURL     string
@@ -101,26 +104,27 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		return d
 	}
 	c := &config{
-		Addr:            env("ADDR", ":8080"),
-		DataDir:         env("DATA_DIR", "./data"),
-		DatabaseURL:     env("DATABASE_URL", ""),
-		DBMaxConns:      intEnv("DB_MAX_CONNS", 20),
-		RedisURL:        env("REDIS_URL", ""),
-		StorageURL:      env("STORAGE_URL", ""),
-		PublicURL:       strings.TrimRight(env("PUBLIC_URL", ""), "/"),
-		DebugAddr:       env("DEBUG_ADDR", ""),
-		SMSProvider:     env("SMS_PROVIDER", "log"),
-		SMSWebhookURL:   env("SMS_WEBHOOK_URL", ""),
-		CaptchaTestCode: env("CAPTCHA_TEST_CODE", ""),
-		AdminPhone:      env("ADMIN_PHONE", ""),
-		AdminPassword:   getenv("ADMIN_PASSWORD"),
-		PIIKeys:         env("PII_KEY", ""),
-		RESTAuth:        env("REST_AUTH", "token"),
-		Playground:      env("GRAPHQL_PLAYGROUND", "") == "true",
-		SessionTTL:      durEnv("SESSION_TTL", 30*24*time.Hour),
-		SessionIdle:     durEnv("SESSION_IDLE_TTL", 7*24*time.Hour),
-		SendPerIP:       intEnv("SMS_PER_IP_HOUR", 200),
-		MaxUploadBytes:  int64(intEnv("MAX_UPLOAD_MB", 5)) << 20,
+		Addr:                env("ADDR", ":8080"),
+		DataDir:             env("DATA_DIR", "./data"),
+		DatabaseURL:         env("DATABASE_URL", ""),
+		DBMaxConns:          intEnv("DB_MAX_CONNS", 20),
+		RedisURL:            env("REDIS_URL", ""),
+		StorageURL:          env("STORAGE_URL", ""),
+		StorageEmulatorHost: env("STORAGE_EMULATOR_HOST", ""),
+		PublicURL:           strings.TrimRight(env("PUBLIC_URL", ""), "/"),
+		DebugAddr:           env("DEBUG_ADDR", ""),
+		SMSProvider:         env("SMS_PROVIDER", "log"),
+		SMSWebhookURL:       env("SMS_WEBHOOK_URL", ""),
+		CaptchaTestCode:     env("CAPTCHA_TEST_CODE", ""),
+		AdminPhone:          env("ADMIN_PHONE", ""),
+		AdminPassword:       getenv("ADMIN_PASSWORD"),
+		PIIKeys:             env("PII_KEY", ""),
+		RESTAuth:            env("REST_AUTH", "token"),
+		Playground:          env("GRAPHQL_PLAYGROUND", "") == "true",
+		SessionTTL:          durEnv("SESSION_TTL", 30*24*time.Hour),
+		SessionIdle:         durEnv("SESSION_IDLE_TTL", 7*24*time.Hour),
+		SendPerIP:           intEnv("SMS_PER_IP_HOUR", 200),
+		MaxUploadBytes:      int64(intEnv("MAX_UPLOAD_MB", 5)) << 20,
 		Providers: providerConfig{
 			AliyunAccessKeyID:        env("ALIYUN_ACCESS_KEY_ID", ""),
 			AliyunAccessKeySecret:    env("ALIYUN_ACCESS_KEY_SECRET", ""),

@@ -8,6 +8,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -195,15 +199,21 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 			return nil, err
 		}
 		var opts []option.ClientOption
-		if host := os.Getenv("STORAGE_EMULATOR_HOST"); host != "" {
+		var gcsOpts gcs.Options
+		if host := cfg.StorageEmulatorHost; host != "" {
+			// The emulator checks neither credentials nor signatures: sign
+			// with a throwaway key, point URLs at it.
 			opts = append(opts, option.WithoutAuthentication())
+			if gcsOpts, err = emulatorSigning(host); err != nil {
+				return nil, err
+			}
 		}
 		client, err := storage.NewClient(ctx, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to cloud storage: %w", err)
 		}
 		a.closers = append(a.closers, client.Close)
-		store := gcs.New(client, bucket, prefix, gcs.Options{})
+		store := gcs.New(client, bucket, prefix, gcsOpts)
 		blobs = store
 		pingers["storage"] = store
 		log.Info("uploads in cloud storage", "bucket", bucket)
@@ -348,4 +358,23 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// emulatorSigning signs URLs for a GCS emulator with an ephemeral key.
+func emulatorSigning(host string) (gcs.Options, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return gcs.Options{}, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return gcs.Options{}, err
+	}
+	return gcs.Options{
+		PublicBaseURL:  "http://" + host,
+		GoogleAccessID: "emulator@localhost",
+		PrivateKey:     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		Hostname:       host,
+		Insecure:       true,
+	}, nil
 }

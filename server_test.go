@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	_ "github.com/lib/pq"
 )
 
@@ -290,4 +294,45 @@ func freshDatabase(t *testing.T, adminURL string) string {
 	u, _ := url.Parse(adminURL)
 	u.Path = "/" + name
 	return u.String()
+}
+
+func TestUploadsGoToCloudStorage(t *testing.T) {
+	gcsSrv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+		Scheme: "http", Host: "127.0.0.1", Port: 0, PublicHost: "127.0.0.1",
+		InitialObjects: []fakestorage.Object{{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "uploads-test", Name: "keep"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gcsSrv.Stop)
+	host := strings.TrimPrefix(gcsSrv.URL(), "http://")
+	t.Setenv("STORAGE_EMULATOR_HOST", host) // read by the client library itself
+	base, _ := mustRunMain(t, map[string]string{
+		"STORAGE_URL":           "gs://uploads-test/svc",
+		"STORAGE_EMULATOR_HOST": host,
+		"REST_AUTH":             "legacy",
+	})
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	fw, _ := w.CreateFormFile("file", "a.png")
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	_ = png.Encode(fw, img)
+	_ = w.Close()
+	resp, err := http.Post(base+"/user/dealer/uploadFavicon", w.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		ErrCode string
+		Data    struct{ Favicon string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.ErrCode != "200" || !strings.Contains(out.Data.Favicon, "/uploads-test/svc/public/avatars/") {
+		t.Fatalf("upload = %+v", out)
+	}
+	objs, _, err := gcsSrv.ListObjectsWithOptions("uploads-test", fakestorage.ListOptions{Prefix: "svc/public/avatars/"})
+	if err != nil || len(objs) != 1 || objs[0].ContentType != "image/png" {
+		t.Fatalf("objects in the bucket: %v, %v", objs, err)
+	}
 }

@@ -30,6 +30,10 @@ type Store struct {
 	prefix string
 }
 
+// opTimeout bounds every call, so that requests fail fast with
+// "unavailable" while Redis is down instead of waiting for it.
+const opTimeout = 2 * time.Second
+
 // New returns a store that prepends prefix (such as "idsvc:") to every key.
 func New(client rueidis.Client, prefix string) *Store {
 	return &Store{client: client, prefix: prefix}
@@ -116,6 +120,8 @@ return 0
 
 // Put implements identity.ChallengeStore.
 func (s *Store) Put(ctx context.Context, key string, digest []byte, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	if ttl <= 0 {
 		return errors.New("redis: ttl must be positive")
 	}
@@ -126,6 +132,8 @@ func (s *Store) Put(ctx context.Context, key string, digest []byte, ttl time.Dur
 
 // Check implements identity.ChallengeStore.
 func (s *Store) Check(ctx context.Context, key string, digest []byte, mode identity.CheckMode, maxAttempts int) (identity.CheckResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	var m string
 	switch mode {
 	case identity.Verify:
@@ -154,6 +162,8 @@ func (s *Store) Check(ctx context.Context, key string, digest []byte, mode ident
 // Take implements identity.RateLimiter. Event ids must be unique per event:
 // a sorted set holds an id once, so taking it again only moves it to now.
 func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	if len(limits) == 0 {
 		return 0, nil
 	}
@@ -176,6 +186,8 @@ func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (
 
 // Refund implements identity.RateLimiter.
 func (s *Store) Refund(ctx context.Context, id string, limits ...identity.Limit) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	if len(limits) == 0 {
 		return nil
 	}
@@ -188,6 +200,8 @@ func (s *Store) Refund(ctx context.Context, id string, limits ...identity.Limit)
 
 // Get implements identity.Cache.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	v, err := s.client.Do(ctx, s.client.B().Get().Key(s.prefix+key).Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
 		return nil, false, nil
@@ -203,6 +217,8 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Set implements identity.Cache.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	if ttl <= 0 {
 		return errors.New("redis: ttl must be positive")
 	}
@@ -212,6 +228,8 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Ping implements identity.Pinger.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	return wrap("ping", s.client.Do(ctx, s.client.B().Ping().Build()).Error())
 }
 
