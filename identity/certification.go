@@ -25,11 +25,11 @@ type CertificationState struct {
 // Errors: CodeValidation, CodeUnauthenticated, CodeForbidden, CodeNotFound,
 // CodeUnavailable.
 func (s *Service) MyCertification(ctx context.Context, telephone string) (*CertificationState, error) {
-	u, err := s.account(ctx, s.db, telephone)
+	id, _, err := s.resolveAccount(ctx, s.db, telephone)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.latestCertification(ctx, s.db, u.ID)
+	c, err := s.latestCertification(ctx, s.db, id)
 	if err != nil {
 		return nil, dbError(err)
 	}

@@ -166,35 +166,44 @@ func (s *Service) CanSee(ctx context.Context, ownerID int) bool {
 // With a session: the caller's account, or any account for an admin; naming
 // another account is refused. Without one: only in legacy mode, by phone.
 func (s *Service) account(ctx context.Context, db *ent.Client, telephone string) (*ent.User, error) {
+	id, u, err := s.resolveAccount(ctx, db, telephone)
+	if err != nil || u != nil {
+		return u, err
+	}
+	if u, err = db.User.Get(ctx, id); err != nil {
+		return nil, dbError(err)
+	}
+	return u, nil
+}
+
+// resolveAccount is account without loading the caller's own row: u is nil
+// when only the id was needed to decide.
+func (s *Service) resolveAccount(ctx context.Context, db *ent.Client, telephone string) (id int, u *ent.User, err error) {
 	a := ActorFrom(ctx)
 	phone := ""
 	if telephone != "" {
 		p, ok := NormalizePhone(telephone)
 		if !ok {
-			return nil, Invalid("telephone", fieldMessages["telephone"])
+			return 0, nil, Invalid("telephone", fieldMessages["telephone"])
 		}
 		phone = p
 	}
 	switch {
 	case a != nil && (phone == "" || phone == a.Telephone):
-		u, err := db.User.Get(ctx, a.UserID)
-		if err != nil {
-			return nil, dbError(err)
-		}
-		return u, nil
+		return a.UserID, nil, nil
 	case a != nil && a.Kind != user.KindAdmin:
-		return nil, Ef(CodeForbidden, "只能操作本人账号")
+		return 0, nil, Ef(CodeForbidden, "只能操作本人账号")
 	case a == nil && !RequestFrom(ctx).Legacy:
-		return nil, E(CodeUnauthenticated)
+		return 0, nil, E(CodeUnauthenticated)
 	case phone == "":
-		return nil, Invalid("telephone", fieldMessages["telephone"])
+		return 0, nil, Invalid("telephone", fieldMessages["telephone"])
 	}
-	u, err := db.User.Query().Where(user.Telephone(phone)).Only(ctx)
+	u, err = db.User.Query().Where(user.Telephone(phone)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, Ef(CodeNotFound, "用户不存在")
+		return 0, nil, Ef(CodeNotFound, "用户不存在")
 	}
 	if err != nil {
-		return nil, dbError(err)
+		return 0, nil, dbError(err)
 	}
-	return u, nil
+	return u.ID, u, nil
 }
