@@ -402,6 +402,7 @@ func TestAdminUserListCostsAFixedNumberOfQueries(t *testing.T) {
 		}
 		return e.Statements() - before
 	}
+	run() // the first request of a session also records its use
 	// One statement authenticates the admin's session; the listing itself
 	// may use at most 3 (users, certifications, reviews).
 	if n := run() - 1; n > 3 {

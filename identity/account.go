@@ -282,11 +282,12 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 	return u, nil
 }
 
-func (s *Service) currentSession(ctx context.Context) int {
+// currentSession names the caller's session (nil without one).
+func (s *Service) currentSession(ctx context.Context) []byte {
 	if a := ActorFrom(ctx); a != nil {
-		return a.SessionID
+		return a.tokenHash
 	}
-	return 0
+	return nil
 }
 
 // notify tells the owner of a phone that their account changed. Best

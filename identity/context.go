@@ -3,16 +3,19 @@ package identity
 import (
 	"context"
 
+	"github.com/carcity/identity/ent"
 	"github.com/carcity/identity/ent/user"
 )
 
 // Actor is the authenticated caller.
 type Actor struct {
 	UserID    int
-	SessionID int
 	Kind      user.Kind
 	Telephone string
 	OpenID    string
+
+	user      *ent.User // as loaded by Authenticate
+	tokenHash []byte    // names the session
 }
 
 // Request is what the transport knows about the HTTP request.

@@ -341,7 +341,7 @@ func (s *Service) moveOpenID(ctx context.Context, db *ent.Client, openID string,
 	if err := db.User.UpdateOne(prev).ClearOpenID().Exec(ctx); err != nil {
 		return err
 	}
-	if err := revokeSessions(ctx, db, prev.ID, 0); err != nil {
+	if err := revokeSessions(ctx, db, prev.ID, nil); err != nil {
 		return err
 	}
 	return s.record(ctx, db, prev.ID, "OPEN_ID_UNBOUND", "openId moved to another phone")

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/carcity/identity/ent"
@@ -119,6 +120,9 @@ type Service struct {
 	now        func() time.Time
 	cfg        Config
 	dummyHash  string
+
+	touchedMu sync.Mutex
+	touched   map[string]time.Time // session token hash -> last touch by this replica
 }
 
 // New wires a service. Every dependency is required.
@@ -143,6 +147,7 @@ func New(deps Deps, cfg Config) (*Service, error) {
 		log:        deps.Logger,
 		now:        deps.Now,
 		cfg:        cfg.withDefaults(),
+		touched:    map[string]time.Time{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()

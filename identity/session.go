@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"time"
@@ -57,7 +56,7 @@ func (s *Service) startSession(ctx context.Context, db *ent.Client, u *ent.User)
 	return &AuthPayload{Token: token, ExpiresAt: expires, User: u}, nil
 }
 
-// Authenticate resolves a bearer token to its caller.
+// Authenticate resolves a bearer token to its caller, in one statement.
 //
 // Errors: CodeUnauthenticated (unknown, revoked or expired token), CodeUnavailable.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error) {
@@ -65,39 +64,52 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		return nil, E(CodeUnauthenticated)
 	}
 	now := s.now()
-	// One statement per authenticated request: the session joined to its user.
-	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.last_seen_at, u.id, u.kind, u.telephone, u.open_id
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.expires_at > $2`, s.tokenHash(token), now)
+	hash := s.tokenHash(token)
+	u, err := s.db.User.Query().
+		Where(user.HasSessionsWith(
+			session.TokenHash(hash),
+			session.ExpiresAtGT(now),
+			session.LastSeenAtGT(now.Add(-s.cfg.SessionIdle)),
+		)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, E(CodeUnauthenticated)
+	}
 	if err != nil {
 		return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
-		}
-		return nil, E(CodeUnauthenticated)
+	s.touch(ctx, hash, now)
+	a := &Actor{UserID: u.ID, Kind: u.Kind, Telephone: u.Telephone, user: u, tokenHash: hash}
+	if u.OpenID != nil {
+		a.OpenID = *u.OpenID
 	}
-	var (
-		a        Actor
-		lastSeen time.Time
-		openID   sql.NullString
-	)
-	if err := rows.Scan(&a.SessionID, &lastSeen, &a.UserID, &a.Kind, &a.Telephone, &openID); err != nil {
-		return nil, Wrap(CodeUnavailable, fmt.Errorf("reading session: %w", err))
+	return a, nil
+}
+
+// touch records that a session is in use, for the idle expiry. Each replica
+// writes it at most once per lastSeenGranularity per session, so reads stay
+// reads.
+func (s *Service) touch(ctx context.Context, hash []byte, now time.Time) {
+	key := string(hash)
+	s.touchedMu.Lock()
+	last, seen := s.touched[key]
+	if seen && now.Sub(last) < lastSeenGranularity {
+		s.touchedMu.Unlock()
+		return
 	}
-	a.OpenID = openID.String
-	if lastSeen.Add(s.cfg.SessionIdle).Before(now) {
-		return nil, E(CodeUnauthenticated)
+	if len(s.touched) >= 100_000 {
+		clear(s.touched) // only costs a few extra writes
 	}
-	if now.Sub(lastSeen) > lastSeenGranularity {
-		// Best effort: a failed touch only shortens the idle window.
-		if err := s.db.Session.UpdateOneID(a.SessionID).SetLastSeenAt(now).Exec(ctx); err != nil {
-			s.log.WarnContext(ctx, "touching session", "err", err)
-		}
+	s.touched[key] = now
+	s.touchedMu.Unlock()
+	// Best effort: a failed touch only shortens the idle window.
+	err := s.db.Session.Update().
+		Where(session.TokenHash(hash), session.LastSeenAtLT(now.Add(-lastSeenGranularity))).
+		SetLastSeenAt(now).
+		Exec(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "touching session", "err", err)
 	}
-	return &a, nil
 }
 
 // Logout revokes the caller's session.
@@ -108,17 +120,20 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 	if a == nil {
 		return false, E(CodeUnauthenticated)
 	}
-	if err := s.db.Session.DeleteOneID(a.SessionID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+	if _, err := s.db.Session.Delete().Where(session.TokenHash(a.tokenHash)).Exec(ctx); err != nil {
 		return false, Wrap(CodeUnavailable, fmt.Errorf("deleting session: %w", err))
 	}
 	return true, nil
 }
 
-// revokeSessions ends every session of userID except keep (0: none).
-func revokeSessions(ctx context.Context, db *ent.Client, userID, keep int) error {
-	_, err := db.Session.Delete().
-		Where(session.UserID(userID), session.IDNEQ(keep)).
-		Exec(ctx)
+// revokeSessions ends every session of userID except the one whose token
+// hash is keep (nil: none).
+func revokeSessions(ctx context.Context, db *ent.Client, userID int, keep []byte) error {
+	q := db.Session.Delete().Where(session.UserID(userID))
+	if keep != nil {
+		q.Where(session.TokenHashNEQ(keep))
+	}
+	_, err := q.Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("revoking sessions: %w", err)
 	}
@@ -132,6 +147,9 @@ func (s *Service) Me(ctx context.Context) (*ent.User, error) {
 	a := ActorFrom(ctx)
 	if a == nil {
 		return nil, E(CodeUnauthenticated)
+	}
+	if a.user != nil {
+		return a.user, nil // loaded by Authenticate for this request
 	}
 	u, err := s.db.User.Get(ctx, a.UserID)
 	if err != nil {
