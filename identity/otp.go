@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/carcity/identity/ent"
@@ -108,18 +109,15 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 	if err != nil {
 		return nil, err
 	}
-	if err := s.takeIPSendBudget(ctx, subject, in.Captcha); err != nil {
-		return nil, err
-	}
-	clientLimit := Limit{Key: "sms:{client:" + s.shortHash(subject) + "}:hour", Max: s.cfg.SendPerClient, Window: time.Hour}
 	eventID := randomHex(8)
-	if err := s.take(ctx, eventID, clientLimit); err != nil {
+	counted, err := s.takeSendBudgets(ctx, eventID, phone, subject, in.Captcha)
+	if err != nil {
 		return nil, err
 	}
-	phoneLimits := s.phoneLimits(phone)
-	if err := s.take(ctx, eventID, phoneLimits...); err != nil {
-		s.refund(ctx, eventID, clientLimit)
-		return nil, err
+	refund := func() {
+		for _, limits := range counted {
+			s.refund(ctx, eventID, limits...)
+		}
 	}
 
 	code, fixed := s.testCode(phone)
@@ -128,16 +126,14 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 	}
 	digest := s.codeDigest(in.Channel, phone, subject, code)
 	if err := s.challenges.Put(ctx, codeKey(in.Channel, phone), digest, s.cfg.CodeTTL); err != nil {
-		s.refund(ctx, eventID, clientLimit)
-		s.refund(ctx, eventID, phoneLimits...)
+		refund()
 		return nil, Wrap(CodeUnavailable, fmt.Errorf("storing code: %w", err))
 	}
 	if fixed {
 		s.log.InfoContext(ctx, "fixed test code issued; no SMS sent", "phone", MaskPhone(phone))
 	} else if _, err := s.sms.Send(ctx, SMS{Telephone: phone, Purpose: SMSPurposeCode, Code: code}); err != nil {
 		// A failed delivery does not count against the user's caps.
-		s.refund(ctx, eventID, clientLimit)
-		s.refund(ctx, eventID, phoneLimits...)
+		refund()
 		s.log.WarnContext(ctx, "sending sms", "phone", MaskPhone(phone), "err", err)
 		if CodeOf(err) == CodeInternal {
 			return nil, Wrap(CodeSMSUnavailable, err)
@@ -147,25 +143,64 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 	return &CodeSent{ExpiresIn: int(s.cfg.CodeTTL / time.Second), ResendAfter: int(s.cfg.SendCooldown / time.Second)}, nil
 }
 
-// takeIPSendBudget counts the send against the client IP. Past the
-// threshold a valid captcha is required instead of a hard block.
-func (s *Service) takeIPSendBudget(ctx context.Context, subject, captcha string) error {
-	ip := RequestFrom(ctx).IP
-	if ip == "" {
-		return nil
+// takeSendBudgets counts a send against the phone's limits, the
+// requester's and the client IP's, in parallel (each group is atomic on its
+// own Redis hash tag). If any refuses, the others are refunded. Past the IP
+// threshold a valid captcha answer is required instead of a hard block. It
+// returns the limit groups that counted the event, for refunds.
+func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, captcha string) ([][]Limit, error) {
+	groups := [][]Limit{
+		s.phoneLimits(phone),
+		{{Key: "sms:{client:" + s.shortHash(subject) + "}:hour", Max: s.cfg.SendPerClient, Window: time.Hour}},
 	}
-	limit := Limit{Key: "sms:{ip:" + ip + "}:hour", Max: s.cfg.SendPerIP, Window: time.Hour}
-	wait, err := s.limiter.Take(ctx, randomHex(8), limit)
-	if err != nil {
-		return Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", err))
+	if ip := RequestFrom(ctx).IP; ip != "" {
+		groups = append(groups, []Limit{{Key: "sms:{ip:" + ip + "}:hour", Max: s.cfg.SendPerIP, Window: time.Hour}})
 	}
-	if wait == 0 {
-		return nil
+	waits := make([]time.Duration, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			waits[i], errs[i] = s.limiter.Take(ctx, eventID, g...)
+		}()
 	}
-	if captcha == "" {
-		return E(CodeCaptchaRequired)
+	wg.Wait()
+
+	var counted [][]Limit
+	var failure error
+	var longest time.Duration
+	for i, g := range groups {
+		switch {
+		case errs[i] != nil:
+			failure = Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", errs[i]))
+		case waits[i] == 0:
+			counted = append(counted, g)
+		case i == 2: // the IP threshold: a captcha instead of a block
+			if failure == nil && longest == 0 {
+				if captcha == "" {
+					failure = E(CodeCaptchaRequired)
+				} else if err := s.checkCaptcha(ctx, subject, captcha, Consume); err != nil {
+					failure = err
+				}
+			}
+		default:
+			longest = max(longest, waits[i])
+		}
 	}
-	return s.checkCaptcha(ctx, subject, captcha, Consume)
+	if longest > 0 && (failure == nil || CodeOf(failure) != CodeUnavailable) {
+		e := E(CodeRateLimited)
+		e.RetryAfter = longest
+		failure = e
+	}
+	if failure != nil {
+		for _, g := range counted {
+			s.refund(ctx, eventID, g...)
+		}
+		return nil, failure
+	}
+	return counted, nil
 }
 
 // VerifyPhoneCode checks a code. On the mini-program channels the openId is

@@ -82,6 +82,10 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 	if opts.MaxIdleConns == 0 {
 		opts.MaxIdleConns = opts.MaxOpenConns
 	}
+	dsn, err := withBinaryParameters(dsn)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres: %w", err)
@@ -107,4 +111,20 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrating schema: %w", err)
 	}
 	return nil
+}
+
+// withBinaryParameters makes lib/pq send a query and its arguments in one
+// round trip instead of two (prepare, then execute), unless the DSN says
+// otherwise.
+func withBinaryParameters(dsn string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL is not a URL")
+	}
+	q := u.Query()
+	if q.Get("binary_parameters") == "" {
+		q.Set("binary_parameters", "yes")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
