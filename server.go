@@ -21,6 +21,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -92,6 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		go func() { errc <- serveDebug(ctx, cfg.DebugAddr, log) }()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "production", cfg.Production)
+	// Start-up (migrations, schema loading) leaves garbage behind; give it
+	// back before idling.
+	debug.FreeOSMemory()
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
