@@ -54,6 +54,7 @@ type config struct {
 
 	SessionTTL     time.Duration
 	SessionIdle    time.Duration
+	SessionCache   time.Duration
 	SendPerIP      int
 	MaxUploadBytes int64
 
@@ -142,6 +143,19 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			WeChatSecret:             env("WECHAT_SECRET", ""),
 			WeChatBaseURL:            env("WECHAT_BASE_URL", ""),
 		},
+	}
+	// SESSION_CACHE_TTL=0 turns the cache off (the service's zero means default).
+	c.SessionCache = 2 * time.Second
+	if v := env("SESSION_CACHE_TTL", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil || d < 0:
+			errs = append(errs, errors.New("SESSION_CACHE_TTL must be a duration such as 2s, or 0"))
+		case d == 0:
+			c.SessionCache = -1
+		default:
+			c.SessionCache = d
+		}
 	}
 	switch appEnv := env("APP_ENV", "development"); appEnv {
 	case "production":

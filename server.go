@@ -253,6 +253,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 		TestOTPValidUntil: cfg.TestOTPValidUntil,
 		SessionTTL:        cfg.SessionTTL,
 		SessionIdle:       cfg.SessionIdle,
+		SessionCacheTTL:   cfg.SessionCache,
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		PublicURL:         cfg.PublicURL,
 	})

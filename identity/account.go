@@ -167,7 +167,7 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput) (boo
 		if err := db.User.UpdateOne(u).SetPasswordHash(hash).Exec(ctx); err != nil {
 			return err
 		}
-		if err := revokeSessions(ctx, db, u.ID, s.currentSession(ctx)); err != nil {
+		if err := s.revokeSessions(ctx, db, u.ID, s.currentSession(ctx)); err != nil {
 			return err
 		}
 		return s.record(ctx, db, u.ID, "PASSWORD_CHANGED", "")
@@ -218,7 +218,7 @@ func (s *Service) ChangePhone(ctx context.Context, in ChangePhoneInput) (*ent.Us
 		if err != nil {
 			return err
 		}
-		if err := revokeSessions(ctx, db, u.ID, s.currentSession(ctx)); err != nil {
+		if err := s.revokeSessions(ctx, db, u.ID, s.currentSession(ctx)); err != nil {
 			return err
 		}
 		return s.record(ctx, db, u.ID, "PHONE_CHANGED", MaskPhone(old)+" -> "+MaskPhone(phone))

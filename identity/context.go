@@ -2,8 +2,8 @@ package identity
 
 import (
 	"context"
+	"time"
 
-	"github.com/carcity/identity/ent"
 	"github.com/carcity/identity/ent/user"
 )
 
@@ -14,8 +14,8 @@ type Actor struct {
 	Telephone string
 	OpenID    string
 
-	user      *ent.User // as loaded by Authenticate
 	tokenHash []byte    // names the session
+	expires   time.Time // of the session
 }
 
 // Request is what the transport knows about the HTTP request.

@@ -376,7 +376,7 @@ func (s *Service) moveOpenID(ctx context.Context, db *ent.Client, openID string,
 	if err := db.User.UpdateOne(prev).ClearOpenID().Exec(ctx); err != nil {
 		return err
 	}
-	if err := revokeSessions(ctx, db, prev.ID, nil); err != nil {
+	if err := s.revokeSessions(ctx, db, prev.ID, nil); err != nil {
 		return err
 	}
 	return s.record(ctx, db, prev.ID, "OPEN_ID_UNBOUND", "openId moved to another phone")

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/carcity/identity/ent"
@@ -39,6 +38,10 @@ type Config struct {
 
 	SessionTTL  time.Duration // absolute session lifetime (30 days)
 	SessionIdle time.Duration // idle expiry (7 days)
+	// SessionCacheTTL is how long a replica trusts a session it looked up
+	// (2s; negative: no cache). A session revoked on another replica may be
+	// accepted here for that long.
+	SessionCacheTTL time.Duration
 
 	LoginFailures      int           // failed logins per phone per window before a wait (5)
 	LoginFailureWindow time.Duration // (15m)
@@ -73,6 +76,7 @@ func (c Config) withDefaults() Config {
 	defInt(&c.CaptchaLength, 4)
 	def(&c.SessionTTL, 30*24*time.Hour)
 	def(&c.SessionIdle, 7*24*time.Hour)
+	def(&c.SessionCacheTTL, 2*time.Second)
 	defInt(&c.LoginFailures, 5)
 	def(&c.LoginFailureWindow, 15*time.Minute)
 	defInt(&c.LoginPerIP, 100)
@@ -120,9 +124,7 @@ type Service struct {
 	now        func() time.Time
 	cfg        Config
 	dummyHash  string
-
-	touchedMu sync.Mutex
-	touched   map[string]time.Time // session token hash -> last touch by this replica
+	sessions   *sessionCache
 }
 
 // New wires a service. Every dependency is required.
@@ -147,7 +149,6 @@ func New(deps Deps, cfg Config) (*Service, error) {
 		log:        deps.Logger,
 		now:        deps.Now,
 		cfg:        cfg.withDefaults(),
-		touched:    map[string]time.Time{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -155,6 +156,7 @@ func New(deps Deps, cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.sessions = newSessionCache(s.cfg.SessionCacheTTL)
 	// Unknown phones are checked against this hash so that they cost the
 	// same time as a wrong password.
 	dummy, err := hashPassword(randomHex(16), s.cfg.Password)

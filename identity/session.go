@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"time"
@@ -56,7 +57,8 @@ func (s *Service) startSession(ctx context.Context, db *ent.Client, u *ent.User)
 	return &AuthPayload{Token: token, ExpiresAt: expires, User: u}, nil
 }
 
-// Authenticate resolves a bearer token to its caller, in one statement.
+// Authenticate resolves a bearer token to its caller: from this replica's
+// session cache, or with one statement.
 //
 // Errors: CodeUnauthenticated (unknown, revoked or expired token), CodeUnavailable.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error) {
@@ -65,51 +67,50 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 	}
 	now := s.now()
 	hash := s.tokenHash(token)
-	u, err := s.db.User.Query().
-		Where(user.HasSessionsWith(
-			session.TokenHash(hash),
-			session.ExpiresAtGT(now),
-			session.LastSeenAtGT(now.Add(-s.cfg.SessionIdle)),
-		)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, E(CodeUnauthenticated)
+	a, touch, ok := s.sessions.lookup(hash, now)
+	if !ok {
+		var err error
+		if a, err = s.loadSession(ctx, hash, now); err != nil {
+			return nil, err
+		}
+		touch = s.sessions.store(hash, a, now)
 	}
-	if err != nil {
-		return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
-	}
-	s.touch(ctx, hash, now)
-	a := &Actor{UserID: u.ID, Kind: u.Kind, Telephone: u.Telephone, user: u, tokenHash: hash}
-	if u.OpenID != nil {
-		a.OpenID = *u.OpenID
+	if touch {
+		// Best effort: a failed touch only shortens the idle window.
+		err := s.db.Session.Update().
+			Where(session.TokenHash(hash), session.LastSeenAtLT(now.Add(-lastSeenGranularity))).
+			SetLastSeenAt(now).
+			Exec(ctx)
+		if err != nil {
+			s.log.WarnContext(ctx, "touching session", "err", err)
+		}
 	}
 	return a, nil
 }
 
-// touch records that a session is in use, for the idle expiry. Each replica
-// writes it at most once per lastSeenGranularity per session, so reads stay
-// reads.
-func (s *Service) touch(ctx context.Context, hash []byte, now time.Time) {
-	key := string(hash)
-	s.touchedMu.Lock()
-	last, seen := s.touched[key]
-	if seen && now.Sub(last) < lastSeenGranularity {
-		s.touchedMu.Unlock()
-		return
-	}
-	if len(s.touched) >= 100_000 {
-		clear(s.touched) // only costs a few extra writes
-	}
-	s.touched[key] = now
-	s.touchedMu.Unlock()
-	// Best effort: a failed touch only shortens the idle window.
-	err := s.db.Session.Update().
-		Where(session.TokenHash(hash), session.LastSeenAtLT(now.Add(-lastSeenGranularity))).
-		SetLastSeenAt(now).
-		Exec(ctx)
+// loadSession reads a live session joined to its user.
+func (s *Service) loadSession(ctx context.Context, hash []byte, now time.Time) (*Actor, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.expires_at, u.id, u.kind, u.telephone, u.open_id
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3`,
+		hash, now, now.Add(-s.cfg.SessionIdle))
 	if err != nil {
-		s.log.WarnContext(ctx, "touching session", "err", err)
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
 	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, Wrap(CodeUnavailable, fmt.Errorf("looking up session: %w", err))
+		}
+		return nil, E(CodeUnauthenticated)
+	}
+	a := &Actor{tokenHash: hash}
+	var openID sql.NullString
+	if err := rows.Scan(&a.expires, &a.UserID, &a.Kind, &a.Telephone, &openID); err != nil {
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("reading session: %w", err))
+	}
+	a.OpenID = openID.String
+	return a, nil
 }
 
 // Logout revokes the caller's session.
@@ -120,6 +121,7 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 	if a == nil {
 		return false, E(CodeUnauthenticated)
 	}
+	s.sessions.forget(a.tokenHash)
 	if _, err := s.db.Session.Delete().Where(session.TokenHash(a.tokenHash)).Exec(ctx); err != nil {
 		return false, Wrap(CodeUnavailable, fmt.Errorf("deleting session: %w", err))
 	}
@@ -128,7 +130,8 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 
 // revokeSessions ends every session of userID except the one whose token
 // hash is keep (nil: none).
-func revokeSessions(ctx context.Context, db *ent.Client, userID int, keep []byte) error {
+func (s *Service) revokeSessions(ctx context.Context, db *ent.Client, userID int, keep []byte) error {
+	s.sessions.forgetUser(userID, keep)
 	q := db.Session.Delete().Where(session.UserID(userID))
 	if keep != nil {
 		q.Where(session.TokenHashNEQ(keep))
@@ -147,9 +150,6 @@ func (s *Service) Me(ctx context.Context) (*ent.User, error) {
 	a := ActorFrom(ctx)
 	if a == nil {
 		return nil, E(CodeUnauthenticated)
-	}
-	if a.user != nil {
-		return a.user, nil // loaded by Authenticate for this request
 	}
 	u, err := s.db.User.Get(ctx, a.UserID)
 	if err != nil {
