@@ -408,3 +408,12 @@ func TestAdminUserListCostsAFixedNumberOfQueries(t *testing.T) {
 		t.Fatalf("the listing ran %d statements, want at most 3", n)
 	}
 }
+
+func TestDeepOrCostlyQueriesAreRefused(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin(t)
+	deep := `{ me { certification { user { certification { user { certification { user { certification { user { certification { user { certification { user { id } } } } } } } } } } } } }`
+	e.do(t, admin, deep, nil).wantCode(t, "VALIDATION")
+	wide := `{ users(first: 100) { edges { node { certifications(first: 100) { edges { node { reviews { id } } } } } } } }`
+	e.do(t, admin, wide, nil).wantCode(t, "VALIDATION")
+}

@@ -22,7 +22,7 @@ import (
 // Options bound what one request may cost.
 type Options struct {
 	MaxUploadBytes int64 // multipart request size (file + fields)
-	Complexity     int   // query complexity limit (default 500)
+	Complexity     int   // query complexity limit (default 2000)
 	Introspection  bool  // off in production unless the playground is on
 	Logger         *slog.Logger
 }
@@ -30,12 +30,13 @@ type Options struct {
 // NewHandler is the GraphQL endpoint.
 func NewHandler(svc *identity.Service, opts Options) http.Handler {
 	if opts.Complexity == 0 {
-		opts.Complexity = 500
+		// An admin page of 50 users with certifications and reviews fits.
+		opts.Complexity = 2000
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{svc: svc}}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{svc: svc}, Complexity: complexity()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -46,6 +47,7 @@ func NewHandler(svc *identity.Service, opts Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(opts.Complexity))
+	srv.Use(depthLimit{max: 12})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
