@@ -218,6 +218,7 @@ func (s *Service) ChangePhone(ctx context.Context, in ChangePhoneInput) (*ent.Us
 		if err != nil {
 			return err
 		}
+		s.accountChanged(ctx, u.ID)
 		if err := s.revokeSessions(ctx, db, u.ID, s.currentSession(ctx)); err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ var errDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 
 func TestSharedStoreOutage(t *testing.T) {
 	var down bool
-	h := identitytest.NewServiceWithDeps(t, func(d *identity.Deps) {
+	h := identitytest.NewServiceWithDeps(t, func(_ *identitytest.Harness, d *identity.Deps) {
 		// The outage starts after the dealer below has signed up.
 		real := d.Limiter
 		d.Limiter = switchable{real: real, down: &down}

@@ -171,7 +171,8 @@ func New(deps Deps, cfg Config) (*Service, error) {
 func (s *Service) DB() *ent.Client { return s.db }
 
 // inTx runs fn in a transaction, joining the one in ctx if there is one.
-// Constraint violations become conflicts.
+// Constraint violations become conflicts. Functions given to onCommit run
+// after the outermost commit.
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, db *ent.Client) error) error {
 	if tx := ent.TxFromContext(ctx); tx != nil {
 		return fn(ctx, tx.Client())
@@ -180,14 +181,33 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, db *ent
 	if err != nil {
 		return Wrap(CodeUnavailable, fmt.Errorf("beginning transaction: %w", err))
 	}
-	if err := fn(ent.NewTxContext(ctx, tx), tx.Client()); err != nil {
+	hooks := &commitHooks{}
+	txCtx := context.WithValue(ent.NewTxContext(ctx, tx), commitHooksKey{}, hooks)
+	if err := fn(txCtx, tx.Client()); err != nil {
 		_ = tx.Rollback()
 		return dbError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return dbError(fmt.Errorf("committing: %w", err))
 	}
+	for _, f := range hooks.fns {
+		f()
+	}
 	return nil
+}
+
+type commitHooks struct{ fns []func() }
+
+type commitHooksKey struct{}
+
+// onCommit runs f once the current transaction has committed (at once when
+// there is none), e.g. to drop cache entries the transaction made stale.
+func onCommit(ctx context.Context, f func()) {
+	if h, ok := ctx.Value(commitHooksKey{}).(*commitHooks); ok {
+		h.fns = append(h.fns, f)
+		return
+	}
+	f()
 }
 
 // dbError keeps catalogue errors and classifies the rest.

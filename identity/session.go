@@ -131,7 +131,7 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 // revokeSessions ends every session of userID except the one whose token
 // hash is keep (nil: none).
 func (s *Service) revokeSessions(ctx context.Context, db *ent.Client, userID int, keep []byte) error {
-	s.sessions.forgetUser(userID, keep)
+	onCommit(ctx, func() { s.sessions.forgetUser(userID, keep) })
 	q := db.Session.Delete().Where(session.UserID(userID))
 	if keep != nil {
 		q.Where(session.TokenHashNEQ(keep))
@@ -224,4 +224,10 @@ func (s *Service) resolveAccount(ctx context.Context, db *ent.Client, telephone 
 		return 0, nil, dbError(err)
 	}
 	return u.ID, u, nil
+}
+
+// accountChanged drops the cached callers of userID once the transaction
+// commits: their phone, openId or kind changed.
+func (s *Service) accountChanged(ctx context.Context, userID int) {
+	onCommit(ctx, func() { s.sessions.forgetUser(userID, nil) })
 }

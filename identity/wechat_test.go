@@ -33,7 +33,7 @@ func TestWeChatLogin(t *testing.T) {
 		openIDs: map[string]string{"js-1": "wx-open-1", "js-2": "wx-open-1"},
 		phones:  map[string]string{"btn-1": "+86 13344445555"},
 	}
-	h := identitytest.NewServiceWithDeps(t, func(d *identity.Deps) { d.WeChat = wx })
+	h := identitytest.NewServiceWithDeps(t, func(_ *identitytest.Harness, d *identity.Deps) { d.WeChat = wx })
 	ctx := ctxFromIP("10.2.0.1")
 
 	login, err := h.Service.LoginWithWeChat(ctx, identity.WeChatLoginInput{Code: "js-1"})

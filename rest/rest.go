@@ -40,6 +40,9 @@ type route struct {
 	call call
 	// methods allowed besides POST (the document leaves the edit* methods open).
 	allowGET bool
+	// upload routes accept multipart bodies up to the upload limit; the
+	// others get maxBody whatever the encoding.
+	upload bool
 }
 
 // New returns the shim.
@@ -66,15 +69,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, identity.E(identity.CodeMethodNotAllowed), http.StatusMethodNotAllowed)
 		return
 	}
-	// Uploads may be as large as the upload limit plus the form fields.
-	p, err := decode(r, maxBody, h.opts.MaxUploadBytes+64<<10)
+	limit := int64(maxBody)
+	if rt.upload {
+		limit = h.opts.MaxUploadBytes + 64<<10 // the image and the form fields
+	}
+	p, err := decode(r, maxBody, limit)
 	defer p.close()
 	if err != nil {
-		status := http.StatusOK
-		if identity.CodeOf(err) == identity.CodePayloadTooLarge {
-			status = http.StatusRequestEntityTooLarge
-		}
-		h.writeError(w, r, err, status)
+		h.writeError(w, r, err, statusOf(err))
 		return
 	}
 	ctx := r.Context()
@@ -85,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := rt.call(ctx, p)
 	if err != nil {
-		h.writeError(w, r, err, http.StatusOK)
+		h.writeError(w, r, err, statusOf(err))
 		return
 	}
 	h.writeOK(w, d)
@@ -96,4 +98,13 @@ func allowed(rt route) string {
 		return "GET, POST"
 	}
 	return "POST"
+}
+
+// statusOf is HTTP 200 for every business outcome (old clients read only
+// errCode) and 413 for bodies over their limit, wherever that was noticed.
+func statusOf(err error) int {
+	if identity.CodeOf(err) == identity.CodePayloadTooLarge {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusOK
 }

@@ -14,6 +14,7 @@ import (
 func (h *Handler) table() map[string]route {
 	post := func(c call) route { return route{call: c} }
 	postOrGet := func(c call) route { return route{call: c, allowGET: true} }
+	uploadRoute := func(c call) route { return route{call: c, upload: true} }
 	return map[string]route{
 		"/user/custom/sendPhoneNum":   post(h.sendCode(identity.ChannelCustomer)),
 		"/user/custom/verifyPhoneNum": post(h.verifyCode(identity.ChannelCustomer)),
@@ -22,8 +23,8 @@ func (h *Handler) table() map[string]route {
 		"/user/proxy/verifyPhoneNum":      post(h.verifyCode(identity.ChannelAgent)),
 		"/user/proxy/identifyPUser":       post(h.identifyPUser),
 		"/user/proxy/switchPUser":         post(h.switchPUser),
-		"/user/proxy/uploadFrontImg":      post(h.upload(identity.PurposeIDFront, "frontImg")),
-		"/user/proxy/uploadQualification": post(h.upload(identity.PurposeQualification, "qualification")),
+		"/user/proxy/uploadFrontImg":      uploadRoute(h.upload(identity.PurposeIDFront, "frontImg")),
+		"/user/proxy/uploadQualification": uploadRoute(h.upload(identity.PurposeQualification, "qualification")),
 		"/user/proxy/submitPUser":         post(h.submitPUser),
 		"/user/proxy/auditPUser":          post(h.auditPUser),
 
@@ -38,8 +39,8 @@ func (h *Handler) table() map[string]route {
 		"/user/dealer/editGender":     postOrGet(h.editGender),
 		"/user/dealer/editNickname":   postOrGet(h.editNickname),
 		"/user/dealer/editFavicon":    postOrGet(h.editFavicon),
-		"/user/dealer/uploadFavicon":  post(h.upload(identity.PurposeAvatar, "favicon")),
-		"/user/dealer/euploadFavicon": post(h.upload(identity.PurposeAvatar, "favicon")),
+		"/user/dealer/uploadFavicon":  uploadRoute(h.upload(identity.PurposeAvatar, "favicon")),
+		"/user/dealer/euploadFavicon": uploadRoute(h.upload(identity.PurposeAvatar, "favicon")),
 
 		// Not in legacy-api.md: server-side WeChat login (see the README).
 		"/user/wechat/login":      post(h.wechatLogin),

@@ -66,7 +66,7 @@ func NewService(t testing.TB, opts ...Option) *Harness {
 
 // NewServiceWithDeps is NewService with a hook that changes the adapters
 // (for instance to add a fake WeChat).
-func NewServiceWithDeps(t testing.TB, changeDeps func(*identity.Deps), opts ...Option) *Harness {
+func NewServiceWithDeps(t testing.TB, changeDeps func(*Harness, *identity.Deps), opts ...Option) *Harness {
 	t.Helper()
 	h := &Harness{Clock: NewClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)), SMS: &Outbox{}, StoresFollowClock: true}
 
@@ -132,7 +132,7 @@ func NewServiceWithDeps(t testing.TB, changeDeps func(*identity.Deps), opts ...O
 		Now:        h.Clock.Now,
 	}
 	if changeDeps != nil {
-		changeDeps(&deps)
+		changeDeps(h, &deps)
 	}
 	h.Service, err = identity.New(deps, cfg)
 	if err != nil {
@@ -270,4 +270,13 @@ func (o *Outbox) LastCode(t testing.TB, phone string) string {
 	}
 	t.Fatalf("no code was sent to %s", phone)
 	return ""
+}
+
+// InProcessStores keeps the short-lived stores in process even when
+// TEST_REDIS_URL is set, for suites that move the clock past rate-limit
+// windows and code expiry (the store contracts run on Redis separately).
+func InProcessStores(h *Harness, d *identity.Deps) {
+	mem := memory.New(h.Clock.Now)
+	d.Challenges, d.Limiter, d.Cache = mem, mem, mem
+	h.StoresFollowClock = true
 }
