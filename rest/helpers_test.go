@@ -40,7 +40,6 @@ const (
 	uploadLimit = 5 << 20 // rest.Options.MaxUploadBytes and identity.Config.MaxUploadBytes defaults
 )
 
-
 // newShim serves the shim over real HTTP on a harness service, the way
 // server.go mounts it: /user/ behind web.Caller, which resolves bearer
 // tokens. /files/ serves the uploads so that returned URLs can be fetched.
