@@ -240,10 +240,16 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 		if err := s.checkCode(ctx, in.Channel, phone, in.DeviceID, in.Code, Verify); err != nil {
 			return nil, err
 		}
-		u, err := s.db.User.Query().Where(user.Telephone(phone)).Only(ctx)
+		// Most dealers verify a phone to register it: ask only for the id
+		// before loading an account to sign in.
+		id, err := s.db.User.Query().Where(user.Telephone(phone)).FirstID(ctx)
 		if ent.IsNotFound(err) {
 			return &PhoneVerification{Verified: true}, nil
 		}
+		if err != nil {
+			return nil, dbError(err)
+		}
+		u, err := s.db.User.Get(ctx, id)
 		if err != nil {
 			return nil, dbError(err)
 		}

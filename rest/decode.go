@@ -105,19 +105,13 @@ func readLimited(body io.Reader, limit int64) ([]byte, error) {
 // decodeJSON accepts an object whose values are strings, numbers, booleans
 // or null; nested values are ignored.
 func decodeJSON(body []byte, p *params) error {
-	var obj map[string]json.RawMessage
+	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
+	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return identity.Ef(identity.CodeValidation, "请求体不是合法的 JSON 对象")
 	}
-	for k, raw := range obj {
-		var v any
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&v); err != nil {
-			continue
-		}
+	for k, v := range obj {
 		switch v := v.(type) {
 		case string:
 			p.values[k] = v
