@@ -73,11 +73,8 @@ func NewServiceWithDeps(t testing.TB, changeDeps func(*Harness, *identity.Deps),
 	db := openTestDB(t)
 	h.SQL = db.SQL
 	// Same pool, with every statement counted (Statements).
-	h.DB = ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(db.Dialect, db.SQL), func(_ context.Context, args ...any) {
+	h.DB = ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(db.Dialect, db.SQL), func(context.Context, ...any) {
 		h.statements.Add(1)
-		if os.Getenv("DEBUG_SQL") != "" {
-			fmt.Println(args...)
-		}
 	})))
 
 	var (
