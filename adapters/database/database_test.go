@@ -413,10 +413,12 @@ func TestPostgresRefusesUnversionedDatabase(t *testing.T) {
 	if !errors.As(err, new(*atlasmigrate.NotCleanError)) {
 		t.Fatalf("got %v, want a NotCleanError", err)
 	}
-	// The baselining documented in migrate.go adopts it.
-	first, _, _ := strings.Cut(migrationFiles(t)[0], "_")
+	// The baselining documented in migrate.go adopts it: the auto migration
+	// built today's schema, so the baseline is the newest version.
+	files := migrationFiles(t)
+	newest, _, _ := strings.Cut(files[len(files)-1], "_")
 	if _, err := db.SQL.Exec(`INSERT INTO atlas_schema_revisions (version, description, type, executed_at,
-		execution_time, hash, operator_version) VALUES ($1, 'baseline', 1, now(), 0, '', '')`, first); err != nil {
+		execution_time, hash, operator_version) VALUES ($1, 'baseline', 1, now(), 0, '', '')`, newest); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Migrate(ctx); err != nil {

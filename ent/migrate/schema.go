@@ -99,6 +99,11 @@ var (
 				},
 			},
 			{
+				Name:    "certification_user_id_submitted_at",
+				Unique:  false,
+				Columns: []*schema.Column{CertificationsColumns[14], CertificationsColumns[10]},
+			},
+			{
 				Name:    "certification_id_number_hash",
 				Unique:  false,
 				Columns: []*schema.Column{CertificationsColumns[4]},
@@ -230,6 +235,11 @@ var (
 				Name:    "user_kind_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[3], UsersColumns[8]},
+			},
+			{
+				Name:    "user_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[8]},
 			},
 		},
 	}

@@ -104,6 +104,9 @@ func (Certification) Indexes() []ent.Index {
 		index.Fields("user_id").
 			Unique().
 			Annotations(entsql.IndexWhere("status <> 'REJECTED'")),
+		// A user's certifications, newest last (the partial unique index
+		// above cannot serve queries without its status condition).
+		index.Fields("user_id", "submitted_at"),
 		index.Fields("id_number_hash"),
 		index.Fields("status", "submitted_at"),
 	}

@@ -74,6 +74,8 @@ func (User) Edges() []ent.Edge {
 func (User) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("kind", "created_at"),
+		// Admin listings page by creation time.
+		index.Fields("created_at"),
 	}
 }
 
