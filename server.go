@@ -60,19 +60,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	log := newLogger(logOut, cfg.Production)
+	if len(args) > 0 {
+		if args[0] != "migrate" {
+			return fmt.Errorf("unknown command %q (want: migrate)", args[0])
+		}
+		return migrate(ctx, cfg, log)
+	}
 	app, err := build(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer app.close()
-
-	if len(args) > 0 {
-		if args[0] == "migrate" {
-			log.Info("migrations applied")
-			return nil
-		}
-		return fmt.Errorf("unknown command %q (want: migrate)", args[0])
-	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -155,14 +153,11 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	}
 	pingers := map[string]identity.Pinger{}
 
-	db, err := database.Open(cfg.DatabaseURL, cfg.DataDir, database.Options{MaxOpenConns: cfg.DBMaxConns})
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		return nil, err
-	}
 	pingers["database"] = db
 	log.Info("database", "dialect", db.Dialect)
 
@@ -294,6 +289,34 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	caller := web.Caller{Service: svc, TrustedProxies: cfg.TrustedProxies}
 	a.handler = web.Recover(log, web.SecurityHeaders(web.CORS(cfg.CORSOrigins, caller.Wrap(mux))))
 	return a, nil
+}
+
+// openDatabase opens the configured database and brings its schema up to
+// date (under an advisory lock on Postgres, so replicas can start together).
+func openDatabase(ctx context.Context, cfg *config) (*database.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating DATA_DIR: %w", err)
+	}
+	db, err := database.Open(cfg.DatabaseURL, cfg.DataDir, database.Options{MaxOpenConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// migrate is `identity migrate`: the database only, for operators who
+// migrate before deploying.
+func migrate(ctx context.Context, cfg *config, log *slog.Logger) error {
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied", "dialect", db.Dialect)
+	return db.Close()
 }
 
 // limitBody bounds request bodies: JSON bodies to 1 MiB, multipart

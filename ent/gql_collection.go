@@ -348,11 +348,6 @@ func (_q *ReviewQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, review.FieldCertificationID)
 				fieldSeen[review.FieldCertificationID] = struct{}{}
 			}
-		case "reviewerID":
-			if _, ok := fieldSeen[review.FieldReviewerID]; !ok {
-				selectedFields = append(selectedFields, review.FieldReviewerID)
-				fieldSeen[review.FieldReviewerID] = struct{}{}
-			}
 		case "fromStatus":
 			if _, ok := fieldSeen[review.FieldFromStatus]; !ok {
 				selectedFields = append(selectedFields, review.FieldFromStatus)

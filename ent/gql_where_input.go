@@ -832,12 +832,6 @@ type ReviewWhereInput struct {
 	CertificationIDIn    []int `json:"certificationIDIn,omitempty"`
 	CertificationIDNotIn []int `json:"certificationIDNotIn,omitempty"`
 
-	// "reviewer_id" field predicates.
-	ReviewerID      *int  `json:"reviewerID,omitempty"`
-	ReviewerIDNEQ   *int  `json:"reviewerIDNEQ,omitempty"`
-	ReviewerIDIn    []int `json:"reviewerIDIn,omitempty"`
-	ReviewerIDNotIn []int `json:"reviewerIDNotIn,omitempty"`
-
 	// "from_status" field predicates.
 	FromStatus      *enum.CertStatus  `json:"fromStatus,omitempty"`
 	FromStatusNEQ   *enum.CertStatus  `json:"fromStatusNEQ,omitempty"`
@@ -994,18 +988,6 @@ func (i *ReviewWhereInput) P() (predicate.Review, error) {
 	}
 	if len(i.CertificationIDNotIn) > 0 {
 		predicates = append(predicates, review.CertificationIDNotIn(i.CertificationIDNotIn...))
-	}
-	if i.ReviewerID != nil {
-		predicates = append(predicates, review.ReviewerIDEQ(*i.ReviewerID))
-	}
-	if i.ReviewerIDNEQ != nil {
-		predicates = append(predicates, review.ReviewerIDNEQ(*i.ReviewerIDNEQ))
-	}
-	if len(i.ReviewerIDIn) > 0 {
-		predicates = append(predicates, review.ReviewerIDIn(i.ReviewerIDIn...))
-	}
-	if len(i.ReviewerIDNotIn) > 0 {
-		predicates = append(predicates, review.ReviewerIDNotIn(i.ReviewerIDNotIn...))
 	}
 	if i.FromStatus != nil {
 		predicates = append(predicates, review.FromStatusEQ(*i.FromStatus))

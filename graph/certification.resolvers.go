@@ -20,7 +20,7 @@ func (r *certificationResolver) IDNumber(ctx context.Context, obj *ent.Certifica
 
 // FrontImageURL is the resolver for the frontImageUrl field.
 func (r *certificationResolver) FrontImageURL(ctx context.Context, obj *ent.Certification) (string, error) {
-	images, err := r.svc.Images(ctx, obj)
+	images, err := r.images(ctx, obj)
 	if err != nil {
 		return "", err
 	}
@@ -29,7 +29,7 @@ func (r *certificationResolver) FrontImageURL(ctx context.Context, obj *ent.Cert
 
 // QualificationURL is the resolver for the qualificationUrl field.
 func (r *certificationResolver) QualificationURL(ctx context.Context, obj *ent.Certification) (string, error) {
-	images, err := r.svc.Images(ctx, obj)
+	images, err := r.images(ctx, obj)
 	if err != nil {
 		return "", err
 	}

@@ -417,3 +417,18 @@ func TestDeepOrCostlyQueriesAreRefused(t *testing.T) {
 	wide := `{ users(first: 100) { edges { node { certifications(first: 100) { edges { node { reviews { id } } } } } } } }`
 	e.do(t, admin, wide, nil).wantCode(t, "VALIDATION")
 }
+
+func TestNodeLookupsOfMissingOrMalformedIDs(t *testing.T) {
+	e := newEnv(t)
+	agent := e.signIn(t, "AGENT", "13500000041", "o41")
+	e.do(t, agent.Token, `{ node(id: "4294967999") { id } }`, nil).wantCode(t, "NOT_FOUND")
+	e.do(t, agent.Token, `{ node(id: "999999999999999") { id } }`, nil).wantCode(t, "NOT_FOUND")
+	e.do(t, agent.Token, `{ node(id: "abc") { id } }`, nil).wantCode(t, "VALIDATION")
+	var out struct {
+		Nodes []*struct{ ID string } `json:"nodes"`
+	}
+	e.do(t, agent.Token, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []string{agent.User.ID, "4294967999"}}).must(t, &out)
+	if len(out.Nodes) != 2 || out.Nodes[0] == nil || out.Nodes[1] != nil {
+		t.Fatalf("nodes = %+v", out.Nodes)
+	}
+}

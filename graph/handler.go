@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/carcity/identity/ent/schema/enum"
 	"github.com/carcity/identity/graph/generated"
 	"github.com/carcity/identity/identity"
 )
@@ -67,11 +69,14 @@ func NewHandler(svc *identity.Service, opts Options) http.Handler {
 func present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 	var domainErr *identity.Error
+	var badNumber *strconv.NumError
 	if !errors.As(err, &domainErr) {
 		var parsed *gqlerror.Error
-		if errors.As(err, &parsed) && parsed.Err == nil {
-			// gqlgen's own errors (parse, validation, variable coercion) are
-			// the client's: keep their message, give them a stable code.
+		clientFault := errors.Is(err, enum.ErrInvalidValue) || errors.As(err, &badNumber)
+		if errors.As(err, &parsed) && (parsed.Err == nil || clientFault) {
+			// gqlgen's own errors (parse, validation, variable coercion) and
+			// undecodable arguments (ids, enums) are the client's: keep their
+			// message, give them a stable code.
 			if gqlErr.Extensions == nil {
 				gqlErr.Extensions = map[string]any{}
 			}

@@ -8,14 +8,17 @@ import (
 
 	"github.com/carcity/identity/ent"
 	"github.com/carcity/identity/ent/certification"
+	"github.com/carcity/identity/identity"
 )
 
 // prefetched holds per-request results loaded for a whole page at once, so
 // that a list of users with their certifications costs a fixed number of
 // queries instead of one per row.
 type prefetched struct {
-	mu    sync.Mutex
-	certs map[int]*ent.Certification
+	mu     sync.Mutex
+	asked  map[int]bool                          // users whose latest certification was loaded
+	certs  map[int]*ent.Certification            // their certifications (absent: none)
+	images map[int]*identity.CertificationImages // by certification, so both URL fields sign (and audit) once
 }
 
 type prefetchKey struct{}
@@ -30,21 +33,17 @@ func prefetchFrom(ctx context.Context) *prefetched {
 }
 
 // certification returns the prefetched latest certification of userID;
-// ok is false when nothing was prefetched for it.
+// ok is false when userID was not prefetched.
 func (p *prefetched) certification(userID int) (c *ent.Certification, ok bool) {
 	if p == nil {
 		return nil, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.certs == nil {
+	if !p.asked[userID] {
 		return nil, false
 	}
-	c, ok = p.certs[userID]
-	if !ok {
-		return nil, true // prefetched: the user has none
-	}
-	return c, true
+	return p.certs[userID], true
 }
 
 // prefetchCertifications loads the latest certification of every user of an
@@ -69,11 +68,20 @@ func (r *Resolver) prefetchCertifications(ctx context.Context, conn *ent.UserCon
 	if err != nil {
 		return err
 	}
+	latest := make(map[int]*ent.Certification, len(ids))
+	for _, c := range certs {
+		latest[c.UserID] = c // ascending: the latest wins
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.certs = make(map[int]*ent.Certification, len(ids))
-	for _, c := range certs {
-		p.certs[c.UserID] = c // ascending: the latest wins
+	if p.asked == nil {
+		p.asked, p.certs = map[int]bool{}, map[int]*ent.Certification{}
+	}
+	for _, id := range ids {
+		p.asked[id] = true
+		if c, ok := latest[id]; ok {
+			p.certs[id] = c
+		}
 	}
 	return nil
 }
@@ -97,4 +105,26 @@ func selects(ctx context.Context, path ...string) bool {
 		fields = next
 	}
 	return true
+}
+
+// images returns the photos of c, once per request.
+func (r *Resolver) images(ctx context.Context, c *ent.Certification) (*identity.CertificationImages, error) {
+	p := prefetchFrom(ctx)
+	if p == nil {
+		return r.svc.Images(ctx, c)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock() // held across the call: the two URL fields resolve concurrently
+	if img, ok := p.images[c.ID]; ok {
+		return img, nil
+	}
+	img, err := r.svc.Images(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if p.images == nil {
+		p.images = map[int]*identity.CertificationImages{}
+	}
+	p.images[c.ID] = img
+	return img, nil
 }

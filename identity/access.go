@@ -25,9 +25,10 @@ func (s *Service) Node(ctx context.Context, id int) (ent.Noder, error) {
 	return nodes[0], nil
 }
 
-// Nodes is Node for many ids; objects the caller may not see are nil.
+// Nodes is Node for many ids: missing objects and objects the caller may not
+// see are both nil.
 //
-// Errors: CodeUnauthenticated, CodeUnavailable.
+// Errors: CodeValidation, CodeUnauthenticated, CodeUnavailable.
 func (s *Service) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 	if ActorFrom(ctx) == nil {
 		return nil, E(CodeUnauthenticated)
@@ -35,18 +36,19 @@ func (s *Service) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 	if len(ids) > 100 {
 		return nil, Invalid("ids", "一次最多查询 100 个对象")
 	}
-	nodes, err := s.db.Noders(ctx, ids)
-	if err != nil && !ent.IsNotFound(err) {
-		return nil, dbError(err)
-	}
-	for i, n := range nodes {
-		if n == nil {
+	nodes := make([]ent.Noder, len(ids))
+	for i, id := range ids {
+		n, err := s.db.Noder(ctx, id)
+		if ent.IsNotFound(err) {
 			continue
+		}
+		if err != nil {
+			return nil, dbError(err)
 		}
 		if ok, err := s.canSeeNode(ctx, n); err != nil {
 			return nil, err
-		} else if !ok {
-			nodes[i] = nil
+		} else if ok {
+			nodes[i] = n
 		}
 	}
 	return nodes, nil

@@ -84,7 +84,7 @@ type LoginInput struct {
 }
 
 // Login signs in a dealer or admin. A wrong password and an unknown phone
-// cost the same time and give the same error.
+// cost the same time and give the same error (see checkCredentials).
 //
 // Errors: CodeValidation, CodeCredentials, CodeRateLimited, CodeUnavailable.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthPayload, error) {
@@ -95,33 +95,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthPayload, error
 	if !ok {
 		phone = "invalid"
 	}
-	// Every attempt is counted and a success refunds it, so only failures
-	// accumulate.
-	attempt := randomHex(8)
-	limits := []Limit{
-		{Key: "login:{" + phone + "}:fail", Max: s.cfg.LoginFailures, Window: s.cfg.LoginFailureWindow},
-	}
-	ipLimit := Limit{Key: "login:{ip:" + RequestFrom(ctx).IP + "}:fail", Max: s.cfg.LoginPerIP, Window: s.cfg.LoginFailureWindow}
-	if err := s.take(ctx, attempt, ipLimit); err != nil {
-		return nil, err
-	}
-	if err := s.take(ctx, attempt, limits...); err != nil {
-		s.refund(ctx, attempt, ipLimit)
-		return nil, err
-	}
 	u, err := s.db.User.Query().Where(user.Telephone(phone)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, dbError(err)
 	}
-	hash := s.dummyHash
-	if u != nil && u.PasswordHash != "" {
-		hash = u.PasswordHash
+	if err := s.checkCredentials(ctx, phone, u, in.Password); err != nil {
+		return nil, err
 	}
-	if !checkPassword(in.Password, hash) || u == nil || u.PasswordHash == "" {
-		return nil, E(CodeCredentials)
-	}
-	s.refund(ctx, attempt, ipLimit)
-	s.refund(ctx, attempt, limits...)
 	auth, err := s.startSession(ctx, s.db, u)
 	if err != nil {
 		return nil, dbError(err)
@@ -130,6 +110,35 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthPayload, error
 		return nil, dbError(err)
 	}
 	return auth, nil
+}
+
+// checkCredentials verifies password for u (nil: unknown phone) under the
+// failure limits of the phone and the client IP: every attempt is counted
+// and a success refunds it, so only failures accumulate. Unknown phones are
+// checked against a dummy hash, so they cost the same time.
+//
+// Errors: CodeCredentials, CodeRateLimited, CodeUnavailable.
+func (s *Service) checkCredentials(ctx context.Context, phone string, u *ent.User, password string) error {
+	attempt := randomHex(8)
+	phoneLimit := Limit{Key: "login:{" + phone + "}:fail", Max: s.cfg.LoginFailures, Window: s.cfg.LoginFailureWindow}
+	ipLimit := Limit{Key: "login:{ip:" + RequestFrom(ctx).IP + "}:fail", Max: s.cfg.LoginPerIP, Window: s.cfg.LoginFailureWindow}
+	if err := s.take(ctx, attempt, ipLimit); err != nil {
+		return err
+	}
+	if err := s.take(ctx, attempt, phoneLimit); err != nil {
+		s.refund(ctx, attempt, ipLimit)
+		return err
+	}
+	hash := s.dummyHash
+	if u != nil && u.PasswordHash != "" {
+		hash = u.PasswordHash
+	}
+	if !checkPassword(password, hash) || u == nil || u.PasswordHash == "" {
+		return E(CodeCredentials)
+	}
+	s.refund(ctx, attempt, ipLimit)
+	s.refund(ctx, attempt, phoneLimit)
+	return nil
 }
 
 // ResetPasswordInput changes a password, proving the old one.
@@ -141,10 +150,11 @@ type ResetPasswordInput struct {
 }
 
 // ResetPassword sets a new password and signs out the account's other
-// sessions; the old phone gets a notice.
+// sessions; the old phone gets a notice. Wrong old passwords count as failed
+// logins.
 //
 // Errors: CodeValidation, CodeWeakPassword, CodeUnauthenticated,
-// CodeForbidden, CodeCredentials, CodeUnavailable.
+// CodeForbidden, CodeCredentials, CodeRateLimited, CodeUnavailable.
 func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput) (bool, error) {
 	if err := check(in); err != nil {
 		return false, err
@@ -156,8 +166,8 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput) (boo
 	if err != nil {
 		return false, err
 	}
-	if u.PasswordHash == "" || !checkPassword(in.OldPassword, u.PasswordHash) {
-		return false, E(CodeCredentials)
+	if err := s.checkCredentials(ctx, u.Telephone, u, in.OldPassword); err != nil {
+		return false, err
 	}
 	hash, err := hashPassword(in.NewPassword, s.cfg.Password)
 	if err != nil {
@@ -270,7 +280,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 		if *in.Favicon != "" {
 			up, err := s.ownUpload(ctx, s.db, u.ID, *in.Favicon, upload.PurposeAvatar)
 			if err != nil {
-				return nil, Invalid("favicon", "头像必须是本人上传的图片")
+				return nil, notOwnUpload(err, "favicon", "头像必须是本人上传的图片")
 			}
 			key = up.Key
 		}

@@ -114,7 +114,8 @@ func (s *Service) VerifyCaptcha(ctx context.Context, in VerifyCaptchaInput) (boo
 		return false, err
 	}
 	// Lets one SMS code past a busy IP's threshold (see passCaptcha).
-	if err := s.cache.Set(ctx, s.captchaKey(in.DeviceID)+":passed", []byte{1}, s.cfg.CaptchaTTL); err != nil {
+	passed := s.captchaKey(in.DeviceID) + ":passed"
+	if err := s.challenges.Put(ctx, passed, s.captchaDigest(in.DeviceID, "passed"), s.cfg.CaptchaTTL); err != nil {
 		return false, Wrap(CodeUnavailable, err)
 	}
 	return true, nil

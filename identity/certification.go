@@ -75,11 +75,11 @@ func (s *Service) SubmitCertification(ctx context.Context, in SubmitCertificatio
 		}
 		front, err := s.ownUpload(ctx, db, u.ID, in.FrontImage, upload.PurposeIDFront)
 		if err != nil {
-			return Invalid("frontImage", "身份证照片必须是本人通过本服务上传的图片")
+			return notOwnUpload(err, "frontImage", "身份证照片必须是本人通过本服务上传的图片")
 		}
 		qual, err := s.ownUpload(ctx, db, u.ID, in.Qualification, upload.PurposeQualification)
 		if err != nil {
-			return Invalid("qualification", "资格证照片必须是本人通过本服务上传的图片")
+			return notOwnUpload(err, "qualification", "资格证照片必须是本人通过本服务上传的图片")
 		}
 		last, err := s.latestCertification(ctx, db, u.ID)
 		if err != nil {

@@ -30,7 +30,7 @@ func (c *Channel) UnmarshalGQL(v any) error {
 		*c = Channel(s)
 		return nil
 	}
-	return fmt.Errorf("%q is not a valid PhoneCodeChannel", v)
+	return Invalid("channel", fmt.Sprintf("%v 不是有效的渠道", v))
 }
 
 // ImagePurpose is what an uploaded image is for.
@@ -54,7 +54,7 @@ func (p *ImagePurpose) UnmarshalGQL(v any) error {
 		*p = ImagePurpose(s)
 		return nil
 	}
-	return fmt.Errorf("%q is not a valid ImagePurpose", v)
+	return Invalid("kind", fmt.Sprintf("%v 不是有效的图片用途", v))
 }
 
 var legacyGenders = []user.Gender{user.GenderUnknown, user.GenderMale, user.GenderFemale, user.GenderThird}

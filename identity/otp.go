@@ -24,7 +24,8 @@ type SendPhoneCodeInput struct {
 	WeChatTicket string `json:"wechatTicket" validate:"max=64"`
 	DeviceID     string `json:"deviceId" validate:"required_if=Channel DEALER,max=128,printable"`
 	// Captcha is needed only when the client's IP has sent many codes; its
-	// captcha is the one issued for DeviceID (or OpenID).
+	// captcha is the one issued for DeviceID (mini-program clients send one
+	// for this purpose).
 	Captcha string `json:"captcha" validate:"max=16"`
 }
 
@@ -109,8 +110,14 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 	if err != nil {
 		return nil, err
 	}
+	// Mini-program clients behind a busy IP answer a captcha issued for their
+	// deviceId (their openId may come from a ticket they cannot see).
+	captchaDevice := in.DeviceID
+	if captchaDevice == "" {
+		captchaDevice = subject
+	}
 	eventID := randomHex(8)
-	counted, err := s.takeSendBudgets(ctx, eventID, phone, subject, in.Captcha)
+	counted, err := s.takeSendBudgets(ctx, eventID, phone, subject, captchaDevice, in.Captcha)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +155,7 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 // own Redis hash tag). If any refuses, the others are refunded. Past the IP
 // threshold a valid captcha answer is required instead of a hard block. It
 // returns the limit groups that counted the event, for refunds.
-func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, captcha string) ([][]Limit, error) {
+func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, captchaDevice, captcha string) ([][]Limit, error) {
 	groups := [][]Limit{
 		s.phoneLimits(phone),
 		{{Key: "sms:{client:" + s.shortHash(subject) + "}:hour", Max: s.cfg.SendPerClient, Window: time.Hour}},
@@ -179,7 +186,7 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 			counted = append(counted, g)
 		case i == 2: // the IP threshold: a captcha instead of a block
 			if failure == nil && longest == 0 {
-				failure = s.passCaptcha(ctx, subject, captcha)
+				failure = s.passCaptcha(ctx, captchaDevice, captcha)
 			}
 		default:
 			longest = max(longest, waits[i])
@@ -202,16 +209,14 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 // passCaptcha lets a send past the IP threshold: with the device's captcha
 // answered here, or already verified by VerifyCaptcha (the documented dealer
 // sequence, whose sendPhoneNum has no captcha field). The answer is only
-// verified, so register can still repeat it.
+// verified, so register can still repeat it; a verified captcha passes one
+// send.
 func (s *Service) passCaptcha(ctx context.Context, deviceID, answer string) error {
-	passed := s.captchaKey(deviceID) + ":passed"
-	if _, found, err := s.cache.Get(ctx, passed); err != nil {
-		return Wrap(CodeUnavailable, err)
-	} else if found {
-		// One send per verified captcha.
-		if err := s.cache.Set(ctx, passed, nil, time.Millisecond); err != nil {
-			return Wrap(CodeUnavailable, err)
-		}
+	res, err := s.challenges.Check(ctx, s.captchaKey(deviceID)+":passed", s.captchaDigest(deviceID, "passed"), Consume, 1)
+	if err != nil {
+		return Wrap(CodeUnavailable, fmt.Errorf("checking captcha: %w", err))
+	}
+	if res == Accepted {
 		return nil
 	}
 	if answer == "" {
@@ -240,18 +245,14 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 		if err := s.checkCode(ctx, in.Channel, phone, in.DeviceID, in.Code, Verify); err != nil {
 			return nil, err
 		}
-		// Most dealers verify a phone to register it: ask only for the id
-		// before loading an account to sign in.
-		id, err := s.db.User.Query().Where(user.Telephone(phone)).FirstID(ctx)
-		if ent.IsNotFound(err) {
+		u, err := s.db.User.Query().Where(user.Telephone(phone)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, dbError(err)
+		}
+		if u == nil || u.Kind != user.KindDealer {
+			// No account to sign in: the code awaits register or changePhone.
+			// (Admins sign in with their password only.)
 			return &PhoneVerification{Verified: true}, nil
-		}
-		if err != nil {
-			return nil, dbError(err)
-		}
-		u, err := s.db.User.Get(ctx, id)
-		if err != nil {
-			return nil, dbError(err)
 		}
 		auth, err := s.startSession(ctx, s.db, u)
 		if err != nil {
@@ -303,15 +304,15 @@ func (s *Service) SwitchAccount(ctx context.Context, in SwitchAccountInput) (*Au
 	openID := in.OpenID
 	a := ActorFrom(ctx)
 	switch {
-	case a != nil && a.Kind != user.KindAdmin:
+	case a != nil && a.Kind == user.KindAdmin:
+		return nil, Ef(CodeForbidden, "管理员不能切换微信账号")
+	case a != nil:
 		// Only the caller's own openId moves, even when the body names one.
 		if openID != "" && openID != a.OpenID {
 			return nil, Ef(CodeForbidden, "只能切换本人微信绑定的账号")
 		}
 		openID = a.OpenID
-	case a != nil && openID == "":
-		openID = a.OpenID
-	case a == nil && !RequestFrom(ctx).Legacy:
+	case !RequestFrom(ctx).Legacy:
 		return nil, E(CodeUnauthenticated)
 	}
 	if openID == "" {
@@ -329,6 +330,11 @@ func (s *Service) SwitchAccount(ctx context.Context, in SwitchAccountInput) (*Au
 	}
 	if err != nil {
 		return nil, dbError(err)
+	}
+	if a == nil {
+		// Legacy mode names the account without proof: confirm, but issue
+		// no session (the verification that moved the openId issued one).
+		return &AuthPayload{User: u}, nil
 	}
 	auth, err := s.startSession(ctx, s.db, u)
 	if err != nil {
@@ -357,6 +363,9 @@ func (s *Service) bindOpenID(ctx context.Context, phone, openID string, ch Chann
 					return err
 				}
 				s.accountChanged(ctx, u.ID)
+				if err := s.record(ctx, db, u.ID, "OPEN_ID_BOUND", ""); err != nil {
+					return err
+				}
 			}
 			auth, err = s.startSession(ctx, db, u)
 			return err
@@ -384,6 +393,8 @@ func (s *Service) findOrCreateMiniProgramUser(ctx context.Context, db *ent.Clien
 		return db.User.Create().SetTelephone(phone).SetKind(kind).Save(ctx)
 	case err != nil:
 		return nil, err
+	case u.Kind == user.KindAdmin:
+		return nil, Ef(CodeForbidden, "管理员账号只能使用密码登录")
 	case ch == ChannelAgent && u.Kind == user.KindCustomer:
 		// A customer who opens the agent pages becomes an agent.
 		s.accountChanged(ctx, u.ID)

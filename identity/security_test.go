@@ -169,3 +169,43 @@ func TestSessionsExpire(t *testing.T) {
 	_, err = h.Service.Authenticate(ctx, idle.Token)
 	wantCode(t, err, identity.CodeUnauthenticated)
 }
+
+func TestAdminsSignInWithTheirPasswordOnly(t *testing.T) {
+	h := identitytest.NewService(t)
+	ctx := ctxFromIP("10.4.0.1")
+	if err := h.Service.EnsureAdmin(ctx, "13900000001", "admin passphrase 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Service.SendPhoneCode(ctx, identity.SendPhoneCodeInput{Channel: identity.ChannelCustomer, Telephone: "13900000001", OpenID: "o"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.Service.VerifyPhoneCode(ctx, identity.VerifyPhoneCodeInput{Channel: identity.ChannelCustomer, Telephone: "13900000001", OpenID: "o", Code: h.SMS.LastCode(t, "13900000001")})
+	wantCode(t, err, identity.CodeForbidden)
+
+	if err := h.Service.EnsureAdmin(ctx, "13900000002", "admin passphrase 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Service.SendPhoneCode(ctx, identity.SendPhoneCodeInput{Channel: identity.ChannelDealer, Telephone: "13900000002", DeviceID: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.Service.VerifyPhoneCode(ctx, identity.VerifyPhoneCodeInput{Channel: identity.ChannelDealer, Telephone: "13900000002", DeviceID: "d", Code: h.SMS.LastCode(t, "13900000002")})
+	if err != nil || v.Auth != nil {
+		t.Fatalf("dealer-channel verification of an admin phone = %+v, %v; want no session", v, err)
+	}
+}
+
+func TestWrongOldPasswordsCountAsFailedLogins(t *testing.T) {
+	h := identitytest.NewService(t, fixedCaptcha)
+	auth := dealer(t, h, "13311115000", "reset passphrase!")
+	actor, err := h.Service.Authenticate(context.Background(), auth.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := identity.WithActor(ctxFromIP("10.4.0.2"), actor)
+	for range 5 {
+		_, err := h.Service.ResetPassword(ctx, identity.ResetPasswordInput{OldPassword: "guess guess guess", NewPassword: "another passphrase"})
+		wantCode(t, err, identity.CodeCredentials)
+	}
+	_, err = h.Service.ResetPassword(ctx, identity.ResetPasswordInput{OldPassword: "reset passphrase!", NewPassword: "another passphrase"})
+	wantCode(t, err, identity.CodeRateLimited)
+}

@@ -7,9 +7,14 @@ package identity
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/carcity/identity/ent"
@@ -210,18 +215,30 @@ func onCommit(ctx context.Context, f func()) {
 	f()
 }
 
-// dbError keeps catalogue errors and classifies the rest.
+// dbError keeps catalogue errors and classifies the rest: an unreachable
+// database is unavailable (the client may retry), not internal.
 func dbError(err error) error {
 	if _, ok := err.(*Error); ok {
 		return err
 	}
+	var netErr net.Error
+	var state interface{ SQLState() string }
 	switch {
 	case ent.IsConstraintError(err):
 		return Wrap(CodeConflict, err)
 	case ent.IsNotFound(err):
 		return Wrap(CodeNotFound, err)
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.As(err, &netErr),
+		errors.As(err, &state) && unavailableState(state.SQLState()):
+		return Wrap(CodeUnavailable, err)
 	}
 	return Wrap(CodeOf(err), err)
+}
+
+// unavailableState: connection exceptions (08) and operator intervention such
+// as a server shutting down (57P).
+func unavailableState(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
 }
 
 func randomHex(n int) string {

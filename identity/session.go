@@ -67,13 +67,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 	}
 	now := s.now()
 	hash := s.tokenHash(token)
-	a, touch, ok := s.sessions.lookup(hash, now)
+	a, touch, ok, generation := s.sessions.lookup(hash, now)
 	if !ok {
 		var err error
 		if a, err = s.loadSession(ctx, hash, now); err != nil {
 			return nil, err
 		}
-		touch = s.sessions.store(hash, a, now)
+		touch = s.sessions.store(hash, a, now, generation)
 	}
 	if touch {
 		// Best effort: a failed touch only shortens the idle window.

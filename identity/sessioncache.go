@@ -13,6 +13,9 @@ type sessionCache struct {
 	ttl     time.Duration
 	mu      sync.Mutex
 	entries map[string]*cachedSession
+	// revocations counts forget calls, so a lookup that raced a revocation
+	// does not cache what was just revoked.
+	revocations uint64
 }
 
 type cachedSession struct {
@@ -29,32 +32,33 @@ func newSessionCache(ttl time.Duration) *sessionCache {
 }
 
 // lookup returns a copy of the cached caller, and whether its use should be
-// recorded now.
-func (c *sessionCache) lookup(hash []byte, now time.Time) (a *Actor, touch, ok bool) {
+// recorded now. On a miss, generation is to be given to store.
+func (c *sessionCache) lookup(hash []byte, now time.Time) (a *Actor, touch, ok bool, generation uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, found := c.entries[string(hash)]
 	if !found {
-		return nil, false, false
+		return nil, false, false, c.revocations
 	}
 	if !now.Before(e.actor.expires) {
 		delete(c.entries, string(hash))
-		return nil, false, false
+		return nil, false, false, c.revocations
 	}
 	if now.Sub(e.fetched) >= c.ttl {
-		return nil, false, false // stale: reload (the entry keeps its touch time)
+		return nil, false, false, c.revocations // stale: reload (the entry keeps its touch time)
 	}
 	touch = now.Sub(e.touched) >= lastSeenGranularity
 	if touch {
 		e.touched = now
 	}
 	cp := e.actor
-	return &cp, touch, true
+	return &cp, touch, true, 0
 }
 
-// store caches a freshly loaded caller; it reports whether the session's
-// use should be recorded (once per lastSeenGranularity per replica).
-func (c *sessionCache) store(hash []byte, a *Actor, now time.Time) (touch bool) {
+// store caches a freshly loaded caller, unless a revocation happened since
+// lookup gave generation; it reports whether the session's use should be
+// recorded (once per lastSeenGranularity per replica).
+func (c *sessionCache) store(hash []byte, a *Actor, now time.Time, generation uint64) (touch bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev, found := c.entries[string(hash)]
@@ -62,6 +66,9 @@ func (c *sessionCache) store(hash []byte, a *Actor, now time.Time) (touch bool) 
 	touched := now
 	if !touch {
 		touched = prev.touched
+	}
+	if generation != c.revocations {
+		return touch
 	}
 	if len(c.entries) >= maxCachedSessions {
 		clear(c.entries)
@@ -73,6 +80,7 @@ func (c *sessionCache) store(hash []byte, a *Actor, now time.Time) (touch bool) 
 func (c *sessionCache) forget(hash []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.revocations++
 	delete(c.entries, string(hash))
 }
 
@@ -80,6 +88,7 @@ func (c *sessionCache) forget(hash []byte) {
 func (c *sessionCache) forgetUser(userID int, keep []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.revocations++
 	for k, e := range c.entries {
 		if e.actor.UserID == userID && k != string(keep) {
 			delete(c.entries, k)

@@ -55,7 +55,12 @@ func (s *Service) UploadImage(ctx context.Context, in UploadImageInput) (*Upload
 	var owner *int
 	if purpose == upload.PurposeAvatar && in.Telephone == "" && ActorFrom(ctx) == nil && RequestFrom(ctx).Legacy {
 		// Legacy clients upload avatars before naming the account; the
-		// upload is claimed by editFavicon.
+		// upload is claimed by editFavicon. Nobody is accountable for it, so
+		// the client IP gets a budget.
+		limit := Limit{Key: "upload:{ip:" + RequestFrom(ctx).IP + "}:hour", Max: 30, Window: time.Hour}
+		if err := s.take(ctx, randomHex(8), limit); err != nil {
+			return nil, err
+		}
 	} else {
 		u, err := s.account(ctx, s.db, in.Telephone)
 		if err != nil {
@@ -159,13 +164,19 @@ func (s *Service) ownUpload(ctx context.Context, db *ent.Client, ownerID int, re
 	up, err := db.Upload.Query().
 		Where(upload.Key(key), upload.PurposeEQ(purpose), upload.Or(upload.OwnerID(ownerID), upload.OwnerIDIsNil())).
 		Only(ctx)
-	if err != nil {
+	if ent.IsNotFound(err) {
 		return nil, E(CodeNotFound)
+	}
+	if err != nil {
+		return nil, dbError(err)
 	}
 	if up.OwnerID == nil {
 		// Claim it; the owner guard keeps a concurrent claim from winning twice.
 		n, err := db.Upload.Update().Where(upload.ID(up.ID), upload.OwnerIDIsNil()).SetOwnerID(ownerID).Save(ctx)
-		if err != nil || n == 0 {
+		if err != nil {
+			return nil, dbError(err)
+		}
+		if n == 0 {
 			return nil, E(CodeNotFound)
 		}
 	}
@@ -196,4 +207,13 @@ func (s *Service) baseURL(ctx context.Context) string {
 		return s.cfg.PublicURL
 	}
 	return RequestFrom(ctx).BaseURL
+}
+
+// notOwnUpload turns "no such upload of yours" into a validation error of
+// field and passes other failures through.
+func notOwnUpload(err error, field, message string) error {
+	if CodeOf(err) == CodeNotFound {
+		return Invalid(field, message)
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/carcity/identity/ent"
 	"github.com/carcity/identity/ent/user"
 )
 
@@ -52,7 +53,11 @@ func (s *Service) LoginWithWeChat(ctx context.Context, in WeChatLoginInput) (*We
 	}
 	out := &WeChatLogin{Ticket: ticket}
 	u, err := s.db.User.Query().Where(user.OpenID(sess.OpenID)).Only(ctx)
-	if err == nil {
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return nil, dbError(err)
+	case u.Kind != user.KindAdmin:
 		if out.Auth, err = s.startSession(ctx, s.db, u); err != nil {
 			return nil, dbError(err)
 		}

@@ -196,7 +196,11 @@ func TestAnAgentSwitchesToANewPhoneVerifiedWithTheSameOpenID(t *testing.T) {
 			latest := c.post(t, "/user/proxy/verifyPhoneNum", "", params{
 				"openId": old.openID, "telephone": phone, "phoneNum": c.SMS.LastCode(t, phone),
 			}).ok(t).token(t)
-			token := c.post(t, "/user/proxy/switchPUser", c.auth(latest), params{"telephone": phone, "openId": old.openID}).ok(t).token(t)
+			switchReply := c.post(t, "/user/proxy/switchPUser", c.auth(latest), params{"telephone": phone, "openId": old.openID}).ok(t)
+			token := latest // legacy mode issues no new session without a code
+			if !m.legacy {
+				token = switchReply.token(t)
+			}
 
 			switched := account{phone: phone, openID: old.openID, token: token}
 			if s := c.status(t, switched); s != 0 {
@@ -210,7 +214,7 @@ func TestAnAgentSwitchesToANewPhoneVerifiedWithTheSameOpenID(t *testing.T) {
 			c.post(t, "/user/proxy/switchPUser", c.auth(token), params{"telephone": old.phone, "openId": old.openID}).fails(t, 2021)
 			c.afterCooldown()
 			back := c.signIn(t, "proxy", old.phone, old.openID)
-			c.post(t, "/user/proxy/switchPUser", c.auth(back), params{"telephone": old.phone, "openId": old.openID}).ok(t).token(t)
+			c.post(t, "/user/proxy/switchPUser", c.auth(back), params{"telephone": old.phone, "openId": old.openID}).ok(t)
 			if s := c.status(t, account{phone: old.phone, token: back}); s != 1 {
 				t.Fatalf("the old phone's status %d after switching back, want 1", s)
 			}

@@ -108,13 +108,20 @@ func documentedPaths() []pathRow {
 			},
 		},
 		{
-			path: "/user/proxy/switchPUser", params: []string{"telephone", "openId"}, data: []string{"token"},
+			path: "/user/proxy/switchPUser", params: []string{"telephone", "openId"},
 			prepare: func(t *testing.T, c *client) (params, string) {
 				a := c.newAgent(t)
 				// The client first verifies the new phone with the same openId.
 				phone := newPhone()
 				token := c.signIn(t, "proxy", phone, a.openID)
 				return params{"telephone": phone, "openId": a.openID}, c.auth(token)
+			},
+			check: func(t *testing.T, c *client, r reply, _ params) {
+				// Legacy mode proves nothing here (the verification already
+				// gave the token), so it issues no session.
+				if !c.legacy {
+					r.token(t)
+				}
 			},
 		},
 		agentUpload("/user/proxy/uploadFrontImg", "frontImg"),
@@ -293,7 +300,7 @@ func TestEveryDocumentedPathAnswersItsDocumentedDataOnSuccess(t *testing.T) {
 					}
 					if slices.Contains(row.data, "token") {
 						r.token(t)
-					} else if _, ok := r.Data["token"]; ok {
+					} else if _, ok := r.Data["token"]; ok && row.check == nil {
 						t.Errorf("data.token on a call that does not sign in: %s", r.Body)
 					}
 					if row.check != nil {

@@ -96,7 +96,7 @@ func (h *Handler) switchPUser(ctx context.Context, p params) (data, error) {
 		OpenID:    p.get("openId"),
 		Code:      p.get("phoneNum"),
 	})
-	if err != nil {
+	if err != nil || auth.Token == "" {
 		return nil, err
 	}
 	return data{"token": auth.Token}, nil
@@ -312,9 +312,9 @@ func (h *Handler) wechatLogin(ctx context.Context, p params) (data, error) {
 }
 
 func (h *Handler) wechatPhoneLogin(ctx context.Context, p params) (data, error) {
-	ch := identity.ChannelCustomer
-	if p.get("channel") == "proxy" {
-		ch = identity.ChannelAgent
+	ch, ok := map[string]identity.Channel{"custom": identity.ChannelCustomer, "proxy": identity.ChannelAgent}[p.get("channel")]
+	if !ok {
+		return nil, identity.Invalid("channel", "channel 应为 custom 或 proxy")
 	}
 	auth, err := h.svc.LoginWithWeChatPhone(ctx, identity.WeChatPhoneInput{Channel: ch, Ticket: p.get("ticket"), Code: p.get("code")})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +20,8 @@ import (
 
 // Caller resolves the caller of every request: the session of an
 // `Authorization: Bearer` token (an invalid token leaves the request
-// anonymous, so protected calls answer UNAUTHENTICATED), the client IP and
-// the base URL.
+// anonymous; an unreachable database answers 503), the client IP and the
+// base URL.
 type Caller struct {
 	Service *identity.Service
 	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto.
@@ -35,8 +36,17 @@ func (c Caller) Wrap(next http.Handler) http.Handler {
 			BaseURL: c.scheme(r) + "://" + r.Host,
 		})
 		if token, ok := bearer(r); ok {
-			if actor, err := c.Service.Authenticate(ctx, token); err == nil {
+			actor, err := c.Service.Authenticate(ctx, token)
+			switch identity.CodeOf(err) {
+			case "":
 				ctx = identity.WithActor(ctx, actor)
+			case identity.CodeUnauthenticated:
+				// Left anonymous: protected calls answer UNAUTHENTICATED,
+				// public ones (login) still work.
+			default:
+				// Not "please log in": clients would drop a valid token.
+				WriteEnvelope(w, http.StatusServiceUnavailable, identity.CodeUnavailable)
+				return
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -133,7 +143,8 @@ func SecurityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// CORS allows the listed origins (the admin web UI) to call with credentials.
+// CORS allows the listed origins (the admin web UI) to call with a bearer
+// token; nothing relies on cookies, so no credentials mode is needed.
 func CORS(origins []string, next http.Handler) http.Handler {
 	if len(origins) == 0 {
 		return next
@@ -165,9 +176,7 @@ func Recover(log *slog.Logger, next http.Handler) http.Handler {
 					panic(p)
 				}
 				log.ErrorContext(r.Context(), "handler panic", "panic", p, "path", r.URL.Path)
-				WriteJSON(w, http.StatusInternalServerError, map[string]any{
-					"errCode": identity.CodeInternal.LegacyCode(), "msg": identity.CodeInternal.Message(),
-				})
+				WriteEnvelope(w, http.StatusInternalServerError, identity.CodeInternal)
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -179,6 +188,12 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// WriteEnvelope answers outside the REST shim (middleware, served files) in
+// the legacy envelope, errCode as the document's string.
+func WriteEnvelope(w http.ResponseWriter, status int, code identity.Code) {
+	WriteJSON(w, status, map[string]string{"errCode": strconv.Itoa(code.LegacyCode()), "msg": code.Message()})
 }
 
 // Health answers /healthz (the process is up) and /readyz (every
@@ -210,7 +225,7 @@ func CaptchaImage(svc *identity.Service) http.Handler {
 		png, err := svc.CaptchaImage(r.Context(), id)
 		if err != nil {
 			code := identity.CodeOf(err)
-			WriteJSON(w, code.HTTPStatus(), map[string]any{"errCode": code.LegacyCode(), "msg": code.Message()})
+			WriteEnvelope(w, code.HTTPStatus(), code)
 			return
 		}
 		w.Header().Set("Content-Type", "image/png")

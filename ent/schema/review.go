@@ -24,7 +24,8 @@ func (Review) Fields() []ent.Field {
 		field.Int("certification_id").
 			Immutable(),
 		field.Int("reviewer_id").
-			Immutable(),
+			Immutable().
+			Annotations(entgql.Skip()),
 		field.Enum("from_status").
 			GoType(enum.CertStatus("")).
 			Immutable().

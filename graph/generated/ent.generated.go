@@ -1670,29 +1670,6 @@ func (ec *executionContext) fieldContext_Review_certificationID(_ context.Contex
 	return graphql.NewScalarFieldContext("Review", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Review_reviewerID(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Review_reviewerID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ReviewerID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNID2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Review_reviewerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Review", field, false, false, "ID")
-}
-
 func (ec *executionContext) _Review_fromStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3507,7 +3484,7 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "certificationID", "certificationIDNEQ", "certificationIDIn", "certificationIDNotIn", "reviewerID", "reviewerIDNEQ", "reviewerIDIn", "reviewerIDNotIn", "fromStatus", "fromStatusNEQ", "fromStatusIn", "fromStatusNotIn", "toStatus", "toStatusNEQ", "toStatusIn", "toStatusNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonIsNil", "reasonNotNil", "comment", "commentNEQ", "commentIn", "commentNotIn", "commentGT", "commentGTE", "commentLT", "commentLTE", "commentContains", "commentHasPrefix", "commentHasSuffix", "commentEqualFold", "commentContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasCertification", "hasCertificationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "certificationID", "certificationIDNEQ", "certificationIDIn", "certificationIDNotIn", "fromStatus", "fromStatusNEQ", "fromStatusIn", "fromStatusNotIn", "toStatus", "toStatusNEQ", "toStatusIn", "toStatusNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonIsNil", "reasonNotNil", "comment", "commentNEQ", "commentIn", "commentNotIn", "commentGT", "commentGTE", "commentLT", "commentLTE", "commentContains", "commentHasPrefix", "commentHasSuffix", "commentEqualFold", "commentContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasCertification", "hasCertificationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -3619,34 +3596,6 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.CertificationIDNotIn = data
-		case "reviewerID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewerID"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReviewerID = data
-		case "reviewerIDNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewerIDNEQ"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReviewerIDNEQ = data
-		case "reviewerIDIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewerIDIn"))
-			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReviewerIDIn = data
-		case "reviewerIDNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewerIDNotIn"))
-			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ReviewerIDNotIn = data
 		case "fromStatus":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatus"))
 			data, err := ec.unmarshalOCertificationStatus2ᚖgithubᚗcomᚋcarcityᚋidentityᚋentᚋschemaᚋenumᚐCertStatus(ctx, v)
@@ -4992,11 +4941,6 @@ func (ec *executionContext) _Review(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "certificationID":
 			out.Values[i] = ec._Review_certificationID(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "reviewerID":
-			out.Values[i] = ec._Review_reviewerID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

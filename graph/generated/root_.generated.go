@@ -160,7 +160,6 @@ type ComplexityRoot struct {
 		ID              func(childComplexity int) int
 		Reason          func(childComplexity int) int
 		Reviewer        func(childComplexity int) int
-		ReviewerID      func(childComplexity int) int
 		ToStatus        func(childComplexity int) int
 	}
 
@@ -826,12 +825,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Review.Reviewer(childComplexity), true
-	case "Review.reviewerID":
-		if e.ComplexityRoot.Review.ReviewerID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Review.ReviewerID(childComplexity), true
 	case "Review.toStatus":
 		if e.ComplexityRoot.Review.ToStatus == nil {
 			break
@@ -1789,7 +1782,6 @@ enum RejectReason @goModel(model: "github.com/carcity/identity/ent/schema/enum.R
 type Review implements Node {
   id: ID!
   certificationID: ID!
-  reviewerID: ID!
   fromStatus: CertificationStatus!
   toStatus: CertificationStatus!
   reason: RejectReason
@@ -1842,13 +1834,6 @@ input ReviewWhereInput {
   certificationIDNEQ: ID
   certificationIDIn: [ID!]
   certificationIDNotIn: [ID!]
-  """
-  reviewer_id field predicates
-  """
-  reviewerID: ID
-  reviewerIDNEQ: ID
-  reviewerIDIn: [ID!]
-  reviewerIDNotIn: [ID!]
   """
   from_status field predicates
   """
@@ -2398,8 +2383,6 @@ func (ec *executionContext) childFields_Review(ctx context.Context, field graphq
 		return ec.fieldContext_Review_id(ctx, field)
 	case "certificationID":
 		return ec.fieldContext_Review_certificationID(ctx, field)
-	case "reviewerID":
-		return ec.fieldContext_Review_reviewerID(ctx, field)
 	case "fromStatus":
 		return ec.fieldContext_Review_fromStatus(ctx, field)
 	case "toStatus":

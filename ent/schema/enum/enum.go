@@ -3,10 +3,15 @@
 package enum
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 )
+
+// ErrInvalidValue is wrapped by the unmarshal errors, so transports can tell
+// a client's bad value from a server fault.
+var ErrInvalidValue = errors.New("invalid enum value")
 
 // CertStatus is the state of a certification submission.
 type CertStatus string
@@ -56,7 +61,7 @@ func (s CertStatus) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(st
 func (s *CertStatus) UnmarshalGQL(v any) error {
 	str, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("enum CertificationStatus must be a string")
+		return fmt.Errorf("%w: CertificationStatus must be a string", ErrInvalidValue)
 	}
 	for _, known := range s.Values() {
 		if str == known {
@@ -64,7 +69,7 @@ func (s *CertStatus) UnmarshalGQL(v any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q is not a valid CertificationStatus", str)
+	return fmt.Errorf("%w: %q is not a valid CertificationStatus", ErrInvalidValue, str)
 }
 
 // RejectReason is the fixed list a reviewer picks from when rejecting.
@@ -95,7 +100,7 @@ func (r RejectReason) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(
 func (r *RejectReason) UnmarshalGQL(v any) error {
 	str, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("enum RejectReason must be a string")
+		return fmt.Errorf("%w: RejectReason must be a string", ErrInvalidValue)
 	}
 	for _, known := range r.Values() {
 		if str == known {
@@ -103,5 +108,5 @@ func (r *RejectReason) UnmarshalGQL(v any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q is not a valid RejectReason", str)
+	return fmt.Errorf("%w: %q is not a valid RejectReason", ErrInvalidValue, str)
 }
