@@ -69,9 +69,6 @@ type providerConfig struct {
 	WeChatAppID, WeChatSecret, WeChatBaseURL                                                               string
 }
 
-// weakAdminPasswords are refused for ADMIN_PASSWORD in production.
-var weakAdminPasswords = []string{"admin", "admin123", "admin1234", "password", "12345678", "changeme"}
-
 // loadConfig reads and checks the environment. Production refuses settings
 // that are only safe in development.
 func loadConfig(getenv func(string) string) (*config, error) {
@@ -254,10 +251,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		if c.TestOTP != nil && c.TestOTPValidUntil.IsZero() {
 			errs = append(errs, errors.New("production refuses SMS_TEST_OTP without SMS_TEST_OTP_VALID_UNTIL"))
 		}
-		for _, weak := range weakAdminPasswords {
-			if c.AdminPassword != "" && strings.EqualFold(c.AdminPassword, weak) {
-				errs = append(errs, errors.New("production refuses a default ADMIN_PASSWORD"))
-			}
+		if c.AdminPassword != "" && (len(c.AdminPassword) < 8 || identity.CommonPassword(c.AdminPassword)) {
+			errs = append(errs, errors.New("production refuses a short or common (default) ADMIN_PASSWORD"))
 		}
 	}
 	if len(errs) > 0 {

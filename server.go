@@ -263,12 +263,13 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	}
 
 	mux := http.NewServeMux()
+	multipartLimit := cfg.MaxUploadBytes + 1<<20 // the image and the other parts
 	gql := graph.NewHandler(svc, graph.Options{
-		MaxUploadBytes: cfg.MaxUploadBytes + 1<<20,
+		MaxUploadBytes: multipartLimit,
 		Introspection:  cfg.Playground,
 		Logger:         log,
 	})
-	mux.Handle("/graphql", limitBody(cfg.MaxUploadBytes+1<<20, gql))
+	mux.Handle("/graphql", limitBody(multipartLimit, gql))
 	if cfg.Playground {
 		mux.Handle("GET /playground", playground.Handler("汽车城 identity", "/graphql"))
 	}
@@ -333,12 +334,10 @@ func limitBody(maxUpload int64, next http.Handler) http.Handler {
 }
 
 func newSMSSender(cfg *config, log *slog.Logger) (identity.SMSSender, error) {
-	switch cfg.SMSProvider {
-	case "webhook":
-		return sms.NewWebhook(cfg.SMSWebhookURL, nil), nil
-	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	switch cfg.SMSProvider {
+	case "webhook":
+		return sms.NewWebhook(cfg.SMSWebhookURL, nil), nil // its own pooled client
 	case "aliyun":
 		p := cfg.Providers
 		sender := sms.NewAliyun(sms.AliyunConfig{

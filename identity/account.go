@@ -336,8 +336,8 @@ func (s *Service) EnsureAdmin(ctx context.Context, telephone, password string) e
 	if !ok {
 		return fmt.Errorf("admin phone %q is not a mainland mobile number", telephone)
 	}
-	if len(password) < 8 {
-		return fmt.Errorf("admin password must have at least 8 characters")
+	if len(password) < 8 || CommonPassword(password) {
+		return fmt.Errorf("admin password must have at least 8 characters and not be a common password")
 	}
 	hash, err := hashPassword(password, s.cfg.Password)
 	if err != nil {

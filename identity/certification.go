@@ -151,7 +151,12 @@ func (s *Service) AuditCertification(ctx context.Context, in AuditCertificationI
 		return nil, Invalid("reason", "驳回原因不正确")
 	}
 	if in.Status == enum.CertRejected && in.Reason == nil {
-		return nil, Invalid("reason", fieldMessages["reason"])
+		if in.ID != nil {
+			return nil, Invalid("reason", fieldMessages["reason"])
+		}
+		// Named by phone: the legacy auditPUser, which has no reason field.
+		other := enum.ReasonOther
+		in.Reason = &other
 	}
 	if in.Status != enum.CertRejected && in.Reason != nil {
 		return nil, Invalid("reason", "只有驳回时才需要选择原因")

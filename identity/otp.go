@@ -163,6 +163,7 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 	if ip := RequestFrom(ctx).IP; ip != "" {
 		groups = append(groups, []Limit{{Key: "sms:{ip:" + ip + "}:hour", Max: s.cfg.SendPerIP, Window: time.Hour}})
 	}
+	const ipGroup = 2
 	waits := make([]time.Duration, len(groups))
 	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
@@ -184,7 +185,7 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 			failure = Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", errs[i]))
 		case waits[i] == 0:
 			counted = append(counted, g)
-		case i == 2: // the IP threshold: a captcha instead of a block
+		case i == ipGroup: // a captcha instead of a block
 			if failure == nil && longest == 0 {
 				failure = s.passCaptcha(ctx, captchaDevice, captcha)
 			}

@@ -22,12 +22,19 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 	return set
 })
 
+// CommonPassword reports whether password is on the list of leaked
+// passwords attackers try first.
+func CommonPassword(password string) bool {
+	_, common := commonPasswords()[strings.ToLower(password)]
+	return common
+}
+
 // checkPasswordPolicy refuses passwords that attackers try first.
 func checkPasswordPolicy(field, password string) error {
 	if !printable(password) {
 		return Invalid(field, "密码不能包含控制字符")
 	}
-	if _, common := commonPasswords()[strings.ToLower(password)]; common {
+	if CommonPassword(password) {
 		e := E(CodeWeakPassword)
 		e.Field = field
 		return e

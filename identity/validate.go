@@ -80,8 +80,8 @@ var (
 	validate     *validator.Validate
 )
 
-// inputValidator is the shared validator with the service's rules:
-// cnmobile (after NormalizePhone), cnid, nickname and password.
+// inputValidator is the shared validator with the service's rules: cnmobile
+// (what NormalizePhone accepts), cnid and printable (no control characters).
 func inputValidator() *validator.Validate {
 	validateOnce.Do(func() {
 		v := validator.New(validator.WithRequiredStructEnabled())

@@ -150,10 +150,6 @@ func (h *Handler) auditPUser(ctx context.Context, p params) (data, error) {
 	if reason := p.get("reason"); reason != "" {
 		r := enum.RejectReason(strings.ToUpper(reason))
 		in.Reason = &r
-	} else if in.Status == enum.CertRejected {
-		// The legacy call has no reason field.
-		r := enum.ReasonOther
-		in.Reason = &r
 	}
 	c, err := h.svc.AuditCertification(ctx, in)
 	if err != nil {
@@ -189,22 +185,16 @@ func (h *Handler) register(ctx context.Context, p params) (data, error) {
 
 // profile is the documented login/register data, plus the token.
 func (h *Handler) profile(ctx context.Context, auth *identity.AuthPayload) (data, error) {
-	favicon, err := h.svc.FileURL(ctx, auth.User.Favicon)
+	d, err := h.user(ctx, auth.User)
 	if err != nil {
 		return nil, err
 	}
-	status := 0
+	d["status"] = 0
 	if auth.Certification != nil {
-		status = auth.Certification.Status.Legacy()
+		d["status"] = auth.Certification.Status.Legacy()
 	}
-	return data{
-		"telephone": auth.User.Telephone,
-		"nickName":  auth.User.NickName,
-		"favicon":   favicon,
-		"gender":    identity.LegacyGender(auth.User.Gender),
-		"status":    status,
-		"token":     auth.Token,
-	}, nil
+	d["token"] = auth.Token
+	return d, nil
 }
 
 func (h *Handler) sendGraphCode(ctx context.Context, p params) (data, error) {

@@ -145,11 +145,11 @@ func (a *Aliyun) Send(ctx context.Context, msg identity.SMS) (string, error) {
 	// Refusals come with HTTP 200 too: only Code "OK" means sent.
 	if resp.StatusCode == http.StatusOK && out.Code == "OK" {
 		a.Logger.InfoContext(ctx, "sms sent", "provider", "aliyun", "purpose", msg.Purpose,
-			"telephone", maskPhone(msg.Telephone), "requestId", out.RequestID, "bizId", out.BizID)
+			"telephone", identity.MaskPhone(msg.Telephone), "requestId", out.RequestID, "bizId", out.BizID)
 		return out.BizID, nil
 	}
 	a.Logger.WarnContext(ctx, "sms refused", "provider", "aliyun", "purpose", msg.Purpose,
-		"telephone", maskPhone(msg.Telephone), "requestId", out.RequestID, "status", resp.StatusCode,
+		"telephone", identity.MaskPhone(msg.Telephone), "requestId", out.RequestID, "status", resp.StatusCode,
 		"providerCode", out.Code, "providerMessage", out.Message)
 	cause := &providerError{Provider: "aliyun", Status: resp.StatusCode, Code: out.Code, Message: out.Message, RequestID: out.RequestID}
 	switch {

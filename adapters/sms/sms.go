@@ -1,6 +1,6 @@
 // Package sms holds the identity.SMSSender drivers: Log for development,
 // Webhook for an in-house gateway, and signed HTTP clients for Aliyun and
-// Tencent Cloud (their SDKs are not used: see STACK.md).
+// Tencent Cloud (their official SDKs are not served by the module proxy).
 //
 // No driver retries: providers are not idempotent, so a retry could send a
 // second code. Timeouts come from the *http.Client the caller passes.
@@ -62,13 +62,4 @@ type providerError struct {
 
 func (e *providerError) Error() string {
 	return fmt.Sprintf("%s: http %d: %s: %s (request id %s)", e.Provider, e.Status, e.Code, e.Message, e.RequestID)
-}
-
-// maskPhone keeps the first digits and the last four, enough to correlate a
-// log line with a complaint without logging the whole number.
-func maskPhone(s string) string {
-	if len(s) < 8 {
-		return "****"
-	}
-	return s[:len(s)-8] + "****" + s[len(s)-4:]
 }

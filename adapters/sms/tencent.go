@@ -173,13 +173,13 @@ func (t *Tencent) Send(ctx context.Context, msg identity.SMS) (string, error) {
 		st := r.SendStatusSet[0]
 		if resp.StatusCode == http.StatusOK && st.Code == "Ok" {
 			t.Logger.InfoContext(ctx, "sms sent", "provider", "tencent", "purpose", msg.Purpose,
-				"telephone", maskPhone(msg.Telephone), "requestId", r.RequestID, "serialNo", st.SerialNo)
+				"telephone", identity.MaskPhone(msg.Telephone), "requestId", r.RequestID, "serialNo", st.SerialNo)
 			return st.SerialNo, nil
 		}
 		cause.Code, cause.Message = st.Code, st.Message
 	}
 	t.Logger.WarnContext(ctx, "sms refused", "provider", "tencent", "purpose", msg.Purpose,
-		"telephone", maskPhone(msg.Telephone), "requestId", r.RequestID, "status", resp.StatusCode,
+		"telephone", identity.MaskPhone(msg.Telephone), "requestId", r.RequestID, "status", resp.StatusCode,
 		"providerCode", cause.Code, "providerMessage", cause.Message)
 	switch {
 	case strings.HasPrefix(cause.Code, "LimitExceeded.PhoneNumber"):
