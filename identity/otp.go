@@ -230,9 +230,10 @@ func (s *Service) passCaptcha(ctx context.Context, deviceID, answer string) erro
 // then bound to the phone's account (created on first verification, moved
 // from any other account) and a session starts. On the dealer channel the
 // code stays valid for register/changePhone, and a session starts when the
-// phone already has an account.
+// phone belongs to a dealer. Admin accounts never sign in by code.
 //
-// Errors: CodeValidation, CodeOTPInvalid, CodeUnavailable.
+// Errors: CodeValidation, CodeOTPInvalid, CodeForbidden (an admin's phone on
+// a mini-program channel), CodeUnavailable.
 func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) (*PhoneVerification, error) {
 	if err := check(in); err != nil {
 		return nil, err
