@@ -154,9 +154,14 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 			a.close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("creating DATA_DIR: %w", err)
+	db, err := openDatabase(ctx, cfg) // also creates DATA_DIR
+	if err != nil {
+		return nil, err
 	}
+	a.closers = append(a.closers, db.Close)
+	pingers := map[string]identity.Pinger{"database": db}
+	log.Info("database", "dialect", db.Dialect)
+
 	if cfg.Secret == nil {
 		if cfg.Secret, err = developmentSecret(cfg.DataDir); err != nil {
 			return nil, err
@@ -166,15 +171,6 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	if err != nil {
 		return nil, err
 	}
-	pingers := map[string]identity.Pinger{}
-
-	db, err := openDatabase(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, db.Close)
-	pingers["database"] = db
-	log.Info("database", "dialect", db.Dialect)
 
 	var (
 		challenges identity.ChallengeStore
