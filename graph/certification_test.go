@@ -344,7 +344,13 @@ func TestAdminListsAreAdminOnly(t *testing.T) {
 		if mine.N == nil {
 			t.Fatal("the owner cannot see their certification")
 		}
-		e.do(t, agent.Token, `{ me { openId } }`, nil).must(t, nil)
+		var me struct {
+			Me struct{ OpenID *string } `json:"me"`
+		}
+		e.do(t, agent.Token, `{ me { openId } }`, nil).must(t, &me)
+		if me.Me.OpenID != nil {
+			t.Fatalf("a non-admin sees openId %q", *me.Me.OpenID)
+		}
 	})
 }
 
