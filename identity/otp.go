@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/big"
-	"sync"
 	"time"
 
 	"github.com/carcity/identity/ent"
@@ -87,12 +86,13 @@ func (s *Service) testCode(phone string) (string, bool) {
 	return code, true
 }
 
+// phoneLimits count a phone's sends in one log.
 func (s *Service) phoneLimits(phone string) []Limit {
-	tag := "sms:{" + phone + "}:"
+	key := "sms:{" + phone + "}:sends"
 	return []Limit{
-		{Key: tag + "cooldown", Max: 1, Window: s.cfg.SendCooldown},
-		{Key: tag + "hour", Max: s.cfg.SendPerHour, Window: time.Hour},
-		{Key: tag + "day", Max: s.cfg.SendPerDay, Window: 24 * time.Hour},
+		{Key: key, Max: 1, Window: s.cfg.SendCooldown},
+		{Key: key, Max: s.cfg.SendPerHour, Window: time.Hour},
+		{Key: key, Max: s.cfg.SendPerDay, Window: 24 * time.Hour},
 	}
 }
 
@@ -151,10 +151,10 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 }
 
 // takeSendBudgets counts a send against the phone's limits, the
-// requester's and the client IP's, in parallel (each group is atomic on its
-// own Redis hash tag). If any refuses, the others are refunded. Past the IP
-// threshold a valid captcha answer is required instead of a hard block. It
-// returns the limit groups that counted the event, for refunds.
+// requester's and the client IP's, in one round trip (each group is atomic
+// on its own Redis hash tag). If any refuses, the others are refunded. Past
+// the IP threshold a valid captcha answer is required instead of a hard
+// block. It returns the limit groups that counted the event, for refunds.
 func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, captchaDevice, captcha string) ([][]Limit, error) {
 	groups := [][]Limit{
 		s.phoneLimits(phone),
@@ -164,39 +164,34 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 		groups = append(groups, []Limit{{Key: "sms:{ip:" + ip + "}:hour", Max: s.cfg.SendPerIP, Window: time.Hour}})
 	}
 	const ipGroup = 2
-	waits := make([]time.Duration, len(groups))
-	errs := make([]error, len(groups))
-	var wg sync.WaitGroup
-	for i, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			waits[i], errs[i] = s.limiter.Take(ctx, eventID, g...)
-		}()
+	waits, err := s.limiter.TakeEach(ctx, eventID, groups...)
+	if err != nil {
+		// Some groups may have counted the send.
+		for _, g := range groups {
+			s.refund(ctx, eventID, g...)
+		}
+		return nil, Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", err))
 	}
-	wg.Wait()
 
 	var counted [][]Limit
 	var failure error
 	var longest time.Duration
 	for i, g := range groups {
 		switch {
-		case errs[i] != nil:
-			failure = Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", errs[i]))
 		case waits[i] == 0:
 			counted = append(counted, g)
 		case i == ipGroup: // a captcha instead of a block
-			if failure == nil && longest == 0 {
-				failure = s.passCaptcha(ctx, captchaDevice, captcha)
-			}
 		default:
 			longest = max(longest, waits[i])
 		}
 	}
-	if longest > 0 && (failure == nil || CodeOf(failure) != CodeUnavailable) {
+	switch {
+	case longest > 0:
 		e := E(CodeRateLimited)
 		e.RetryAfter = longest
 		failure = e
+	case len(counted) < len(groups):
+		failure = s.passCaptcha(ctx, captchaDevice, captcha)
 	}
 	if failure != nil {
 		for _, g := range counted {

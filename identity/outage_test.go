@@ -51,6 +51,13 @@ func (s switchable) Take(ctx context.Context, id string, l ...identity.Limit) (t
 	return s.real.Take(ctx, id, l...)
 }
 
+func (s switchable) TakeEach(ctx context.Context, id string, g ...[]identity.Limit) ([]time.Duration, error) {
+	if *s.down {
+		return nil, errDown
+	}
+	return s.real.TakeEach(ctx, id, g...)
+}
+
 func (s switchable) Refund(ctx context.Context, id string, l ...identity.Limit) error {
 	if *s.down {
 		return errDown

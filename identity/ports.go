@@ -49,6 +49,8 @@ type ChallengeStore interface {
 }
 
 // Limit is one rate-limit rule: at most Max events per sliding Window.
+// Limits on the same Key count the same events, each over its own Window
+// (one log serves a phone's cool-down, hourly and daily caps).
 type Limit struct {
 	Key    string
 	Max    int
@@ -63,6 +65,10 @@ type RateLimiter interface {
 	// Take records event id under every limit if all have room. Otherwise it
 	// records nothing and returns how long until the fullest one has room.
 	Take(ctx context.Context, id string, limits ...Limit) (retryAfter time.Duration, err error)
+	// TakeEach is Take for several independent groups of limits at once (one
+	// round trip on Redis): each group is atomic on its own, and
+	// retryAfter[i] is group i's answer.
+	TakeEach(ctx context.Context, id string, groups ...[]Limit) (retryAfter []time.Duration, err error)
 	// Refund removes event id from every limit, as if it had not happened.
 	Refund(ctx context.Context, id string, limits ...Limit) error
 }

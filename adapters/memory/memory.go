@@ -123,24 +123,60 @@ func (s *Store) Take(_ context.Context, id string, limits ...identity.Limit) (ti
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.take(id, limits), nil
+}
+
+// TakeEach implements identity.RateLimiter.
+func (s *Store) TakeEach(_ context.Context, id string, groups ...[]identity.Limit) ([]time.Duration, error) {
+	for _, limits := range groups {
+		if err := validLimits(limits); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waits := make([]time.Duration, len(groups))
+	for i, limits := range groups {
+		waits[i] = s.take(id, limits)
+	}
+	return waits, nil
+}
+
+// take is Take with s.mu held.
+func (s *Store) take(id string, limits []identity.Limit) time.Duration {
 	now := s.clock()
+	// A log keeps the events of the longest window of its limits.
+	longest := make(map[string]time.Duration, len(limits))
+	for _, l := range limits {
+		longest[l.Key] = max(longest[l.Key], l.Window)
+	}
+	for key, window := range longest {
+		s.log(key, window, now)
+	}
 	var retry time.Duration
 	for _, l := range limits {
-		lg := s.log(l, now)
-		if n := len(lg.events); n >= l.Max {
-			// Room comes back when the event that makes the log full leaves.
-			retry = max(retry, lg.events[n-l.Max].at.Add(l.Window).Sub(now))
+		events := s.logs[l.Key].events
+		cutoff := now.Add(-l.Window)
+		first, _ := slices.BinarySearchFunc(events, cutoff, func(e event, t time.Time) int {
+			if e.at.After(t) {
+				return 1
+			}
+			return -1
+		})
+		if n := len(events) - first; n >= l.Max {
+			// Room comes back when the event that makes the window full leaves.
+			retry = max(retry, events[len(events)-l.Max].at.Add(l.Window).Sub(now))
 		}
 	}
 	if retry > 0 {
-		return retry, nil
+		return retry
 	}
-	for _, l := range limits {
-		lg := s.logs[l.Key]
+	for key := range longest {
+		lg := s.logs[key]
 		lg.events = slices.DeleteFunc(lg.events, func(e event) bool { return e.id == id })
 		lg.events = append(lg.events, event{id: id, at: now})
 	}
-	return 0, nil
+	return 0
 }
 
 // Refund implements identity.RateLimiter.
@@ -155,15 +191,15 @@ func (s *Store) Refund(_ context.Context, id string, limits ...identity.Limit) e
 	return nil
 }
 
-// log returns the window of l without the events that slid out of it,
+// log returns the log of key without the events that slid out of window,
 // creating it when absent.
-func (s *Store) log(l identity.Limit, now time.Time) *eventLog {
-	lg, ok := s.logs[l.Key]
+func (s *Store) log(key string, window time.Duration, now time.Time) *eventLog {
+	lg, ok := s.logs[key]
 	if !ok {
 		lg = &eventLog{}
-		s.logs[l.Key] = lg
+		s.logs[key] = lg
 	}
-	lg.window = l.Window
+	lg.window = window
 	lg.prune(now)
 	return lg
 }

@@ -7,6 +7,8 @@ package redis
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -76,24 +78,38 @@ end
 return 2
 `)
 
-// A rate-limit window is a sorted set of event ids scored by the server's
-// time in ms (the server's clock, so replicas agree). Returns 0 when the
-// event was recorded under every key, otherwise the ms until the fullest
-// window has room, having recorded nothing.
+// A rate-limit log is a sorted set of event ids scored by the server's time
+// in ms (the server's clock, so replicas agree). Limits on one key share its
+// log, each counting the events inside its own window. Returns 0 when the
+// event was recorded in every log, otherwise the ms until the fullest window
+// has room, having recorded nothing.
 //
-// KEYS: one set per limit; ARGV[1] event id, then max and window (ms) per key.
-var takeScript = rueidis.NewLuaScript(`
+// KEYS: one per limit; ARGV[1] event id, then max and window (ms) per limit.
+var takeScript = newScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local logs, longest = {}, {}
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 * i + 1])
+  if not longest[key] then
+    table.insert(logs, key)
+    longest[key] = window
+  elseif window > longest[key] then
+    longest[key] = window
+  end
+end
+for _, key in ipairs(logs) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
+end
 local retry = 0
 for i, key in ipairs(KEYS) do
   local max = tonumber(ARGV[2 * i])
   local window = tonumber(ARGV[2 * i + 1])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local n = redis.call('ZCARD', key)
+  local n = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
   if n >= max then
-    -- room comes back when the event that makes the set full leaves
-    local e = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
+    -- room comes back when the event that makes the window full leaves
+    local at = redis.call('ZCARD', key) - max
+    local e = redis.call('ZRANGE', key, at, at, 'WITHSCORES')
     local wait = tonumber(e[2]) + window - now
     if wait > retry then
       retry = wait
@@ -103,9 +119,9 @@ end
 if retry > 0 then
   return retry
 end
-for i, key in ipairs(KEYS) do
+for _, key in ipairs(logs) do
   redis.call('ZADD', key, now, ARGV[1])
-  redis.call('PEXPIRE', key, ARGV[2 * i + 1])
+  redis.call('PEXPIRE', key, longest[key])
 end
 return 0
 `)
@@ -162,26 +178,75 @@ func (s *Store) Check(ctx context.Context, key string, digest []byte, mode ident
 // Take implements identity.RateLimiter. Event ids must be unique per event:
 // a sorted set holds an id once, so taking it again only moves it to now.
 func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (time.Duration, error) {
+	waits, err := s.TakeEach(ctx, id, limits)
+	if err != nil {
+		return 0, err
+	}
+	return waits[0], nil
+}
+
+// TakeEach implements identity.RateLimiter: one script per group, sent in
+// one pipeline.
+func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Limit) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if len(limits) == 0 {
-		return 0, nil
-	}
-	keys := make([]string, len(limits))
-	args := make([]string, 1, 1+2*len(limits))
-	args[0] = id
-	for i, l := range limits {
-		if l.Max <= 0 || l.Window <= 0 {
-			return 0, errors.New("redis: limit needs a positive max and window")
+	waits := make([]time.Duration, len(groups))
+	execs := make([]rueidis.LuaExec, 0, len(groups))
+	sent := make([]int, 0, len(groups)) // group of each exec; empty groups have room
+	for g, limits := range groups {
+		if len(limits) == 0 {
+			continue
 		}
-		keys[i] = s.prefix + l.Key
-		args = append(args, strconv.Itoa(l.Max), millis(l.Window))
+		keys := make([]string, len(limits))
+		args := make([]string, 1, 1+2*len(limits))
+		args[0] = id
+		for i, l := range limits {
+			if l.Max <= 0 || l.Window <= 0 {
+				return nil, errors.New("redis: limit needs a positive max and window")
+			}
+			keys[i] = s.prefix + l.Key
+			args = append(args, strconv.Itoa(l.Max), millis(l.Window))
+		}
+		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: args})
+		sent = append(sent, g)
 	}
-	ms, err := takeScript.Exec(ctx, s.client, keys, args).AsInt64()
-	if err != nil {
-		return 0, wrap("take rate limit", err)
+	if len(execs) == 0 {
+		return waits, nil
 	}
-	return time.Duration(ms) * time.Millisecond, nil
+	for i, res := range s.evalEach(ctx, takeScript, execs) {
+		ms, err := res.AsInt64()
+		if err != nil {
+			return nil, wrap("take rate limit", err)
+		}
+		waits[sent[i]] = time.Duration(ms) * time.Millisecond
+	}
+	return waits, nil
+}
+
+// script is a Lua script run by its SHA-1 in pipelines (rueidis's
+// ExecMulti would load it first, one round trip more on every call).
+type script struct{ src, sha string }
+
+func newScript(src string) script {
+	sum := sha1.Sum([]byte(src))
+	return script{src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+// evalEach runs sc once per exec in one pipeline: EVALSHA, then EVAL for any
+// the server has not cached (after a restart, say).
+func (s *Store) evalEach(ctx context.Context, sc script, execs []rueidis.LuaExec) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(execs))
+	for i, e := range execs {
+		cmds[i] = s.client.B().Evalsha().Sha1(sc.sha).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build()
+	}
+	res := s.client.DoMulti(ctx, cmds...)
+	for i, r := range res {
+		if err, ok := rueidis.IsRedisErr(r.Error()); ok && err.IsNoScript() {
+			e := execs[i]
+			res[i] = s.client.Do(ctx, s.client.B().Eval().Script(sc.src).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build())
+		}
+	}
+	return res
 }
 
 // Refund implements identity.RateLimiter.

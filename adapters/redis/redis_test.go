@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -194,5 +195,30 @@ func TestOpenReportsAServerThatIsNotThere(t *testing.T) {
 	if err == nil {
 		c.Close()
 		t.Fatal("Open succeeded without a server")
+	}
+}
+
+// A restarted or flushed server has forgotten the scripts the store runs by
+// SHA-1: the store sends them again.
+func TestScriptsSurviveAScriptFlush(t *testing.T) {
+	s, _, mr := newMiniredis(t)
+	ctx := t.Context()
+	limit := identity.Limit{Key: "sms:{138}:hour", Max: 2, Window: time.Hour}
+	admin, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{mr.Addr()}, DisableCache: true, ForceSingleClient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	for i, want := range []bool{true, true, false} {
+		if err := admin.Do(ctx, admin.B().ScriptFlush().Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		waits, err := s.TakeEach(ctx, fmt.Sprint("e", i), []identity.Limit{limit})
+		if err != nil {
+			t.Fatalf("take %d after SCRIPT FLUSH: %v", i, err)
+		}
+		if got := waits[0] == 0; got != want {
+			t.Errorf("take %d allowed=%v, want %v", i, got, want)
+		}
 	}
 }

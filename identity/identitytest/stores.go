@@ -399,6 +399,59 @@ func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) (identity.RateL
 		refused(t, rl, "e-last", minute)
 	})
 
+	t.Run("limits on one key count the same events, each over its own window", func(t *testing.T) {
+		rl, advance := newLimiter(t)
+		skipWithoutClock(t, advance)
+		const key = "sms:{13800138000}:sends"
+		cooldown := identity.Limit{Key: key, Max: 1, Window: time.Minute}
+		hourly := identity.Limit{Key: key, Max: 3, Window: time.Hour}
+		daily := identity.Limit{Key: key, Max: 4, Window: 24 * time.Hour}
+		allowed(t, rl, "e0", cooldown, hourly, daily)
+		if retry := refused(t, rl, "e1", cooldown, hourly, daily); retry > time.Minute {
+			t.Errorf("within the cool-down: retry after %v, want at most 1m", retry)
+		}
+		advance(time.Minute)
+		allowed(t, rl, "e2", cooldown, hourly, daily)
+		advance(time.Minute)
+		allowed(t, rl, "e3", cooldown, hourly, daily)
+		advance(time.Minute)
+		// Three in the hour: the shorter window does not forget e0.
+		retry := refused(t, rl, "e4", cooldown, hourly, daily)
+		if d := retry - (time.Hour - 3*time.Minute); d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("hourly cap: retry after %v, want 57m", retry)
+		}
+		advance(time.Hour)
+		allowed(t, rl, "e5", cooldown, hourly, daily)
+		advance(time.Hour)
+		// Four in the day: the hour's window does not forget e0.
+		retry = refused(t, rl, "e6", cooldown, hourly, daily)
+		if d := retry - (24*time.Hour - 2*time.Hour - 3*time.Minute); d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("daily cap: retry after %v, want 21h57m", retry)
+		}
+		refund(t, rl, "e5", cooldown, hourly, daily)
+		allowed(t, rl, "e7", cooldown, hourly, daily)
+	})
+
+	t.Run("take each answers every group and records only where there was room", func(t *testing.T) {
+		rl, _ := newLimiter(t)
+		full := identity.Limit{Key: "sms:{ip:10.0.0.1}:hour", Max: 1, Window: time.Hour}
+		allowed(t, rl, "e0", full)
+		phone := identity.Limit{Key: "sms:{13800138000}:sends", Max: 1, Window: time.Minute}
+		client := identity.Limit{Key: "sms:{client:c1}:hour", Max: 2, Window: time.Hour}
+		retries, err := rl.TakeEach(t.Context(), "e1", []identity.Limit{phone}, nil, []identity.Limit{full}, []identity.Limit{client})
+		if err != nil {
+			t.Fatalf("TakeEach: %v", err)
+		}
+		if len(retries) != 4 || retries[0] != 0 || retries[1] != 0 || retries[2] <= 0 || retries[3] != 0 {
+			t.Fatalf("TakeEach = %v, want [0 0 >0 0]", retries)
+		}
+		refused(t, rl, "e2", phone) // e1 was recorded for the phone
+		allowed(t, rl, "e3", client)
+		refused(t, rl, "e4", client) // and for the client
+		refund(t, rl, "e0", full)
+		allowed(t, rl, "e5", full) // but not under the full limit
+	})
+
 	t.Run("of many concurrent takes exactly max are allowed", func(t *testing.T) {
 		rl, _ := newLimiter(t)
 		const n = 100
