@@ -46,8 +46,8 @@ type VerifyPhoneCodeInput struct {
 }
 
 // PhoneVerification is the result of a verified phone. Mini-program
-// channels always sign in; the dealer channel signs in only when the phone
-// already has an account (otherwise the verified code awaits register).
+// channels always sign in; on the dealer channel the verified code awaits
+// register or changePhone.
 type PhoneVerification struct {
 	Verified bool         `json:"verified"`
 	Auth     *AuthPayload `json:"auth"`
@@ -223,9 +223,9 @@ func (s *Service) passCaptcha(ctx context.Context, deviceID, answer string) erro
 
 // VerifyPhoneCode checks a code. On the mini-program channels the openId is
 // then bound to the phone's account (created on first verification, moved
-// from any other account) and a session starts. On the dealer channel the
-// code stays valid for register/changePhone, and a session starts when the
-// phone belongs to a dealer. Admin accounts never sign in by code.
+// from any other account) and a session starts. On the dealer channel
+// nobody signs in: the code stays valid for register or changePhone.
+// Admin accounts never sign in by code.
 //
 // Errors: CodeValidation, CodeOTPInvalid, CodeForbidden (an admin's phone on
 // a mini-program channel), CodeUnavailable.
@@ -239,27 +239,12 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 		return nil, err
 	}
 	if in.Channel == ChannelDealer {
+		// The code stays valid for register or changePhone; dealers
+		// sign in with their password.
 		if err := s.checkCode(ctx, in.Channel, phone, in.DeviceID, in.Code, Verify); err != nil {
 			return nil, err
 		}
-		id, kind, err := s.kindOfPhone(ctx, phone)
-		if err != nil {
-			return nil, err
-		}
-		if kind != user.KindDealer {
-			// No account to sign in: the code awaits register or changePhone.
-			// (Admins sign in with their password only.)
-			return &PhoneVerification{Verified: true}, nil
-		}
-		u, err := s.db.User.Get(ctx, id)
-		if err != nil {
-			return nil, dbError(err)
-		}
-		auth, err := s.startSession(ctx, s.db, u)
-		if err != nil {
-			return nil, dbError(err)
-		}
-		return &PhoneVerification{Verified: true, Auth: auth}, nil
+		return &PhoneVerification{Verified: true}, nil
 	}
 	if err := s.checkCode(ctx, in.Channel, phone, subject, in.Code, Consume); err != nil {
 		return nil, err
@@ -269,29 +254,6 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 		return nil, err
 	}
 	return &PhoneVerification{Verified: true, Auth: auth}, nil
-}
-
-// kindOfPhone is the id and kind of the phone's account (kind "": none), in
-// one plain statement: every dealer verification asks it.
-func (s *Service) kindOfPhone(ctx context.Context, phone string) (int, user.Kind, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, kind FROM users WHERE telephone = $1", phone)
-	if err != nil {
-		return 0, "", dbError(fmt.Errorf("looking up phone: %w", err))
-	}
-	defer rows.Close()
-	var (
-		id   int
-		kind user.Kind
-	)
-	if rows.Next() {
-		if err := rows.Scan(&id, &kind); err != nil {
-			return 0, "", dbError(fmt.Errorf("reading phone: %w", err))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, "", dbError(fmt.Errorf("looking up phone: %w", err))
-	}
-	return id, kind, nil
 }
 
 // checkCode turns a challenge check into catalogue errors.

@@ -169,9 +169,9 @@ func documentedPaths() []pathRow {
 		},
 		{path: "/user/dealer/sendPhoneNum", params: []string{"deviceId", "telephone"}, prepare: sendCode("dealer")},
 		{
-			path: "/user/dealer/verifyPhoneNum", params: []string{"deviceId", "telephone", "phoneNum"}, data: []string{"token"},
+			path: "/user/dealer/verifyPhoneNum", params: []string{"deviceId", "telephone", "phoneNum"},
 			prepare: func(t *testing.T, c *client) (params, string) {
-				// The dealer channel signs in phones that have an account.
+				// Even a dealer's phone is only verified: dealers sign in with their password.
 				d := c.newDealer(t)
 				c.afterCooldown()
 				return params{"deviceId": d.device, "telephone": d.phone, "phoneNum": c.codeFor(t, "dealer", d.phone, d.device)}, ""

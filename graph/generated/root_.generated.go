@@ -2105,8 +2105,8 @@ extend type Mutation {
   sendPhoneCode(input: SendPhoneCodeInput!): CodeSent!
   """
   Checks a code (5 attempts). CUSTOMER/AGENT: binds the openId to the phone's
-  account (created on first use) and signs in. DEALER: signs in when the phone
-  has an account; otherwise the code stays valid for register or changePhone.
+  account (created on first use) and signs in. DEALER: nobody signs in (dealers
+  use their password); the code stays valid for register or changePhone.
   """
   verifyPhoneCode(input: VerifyPhoneCodeInput!): PhoneVerification!
   "Gives the caller's openId to the account of another phone proven by a code."
