@@ -30,6 +30,9 @@ var (
 type Store struct {
 	client rueidis.Client
 	prefix string
+	// perSlot sends one script call per limit group: a cluster runs a
+	// script only on keys of one slot.
+	perSlot bool
 }
 
 // opTimeout bounds every call, so that requests fail fast with
@@ -38,7 +41,7 @@ const opTimeout = 2 * time.Second
 
 // New returns a store that prepends prefix (such as "idsvc:") to every key.
 func New(client rueidis.Client, prefix string) *Store {
-	return &Store{client: client, prefix: prefix}
+	return &Store{client: client, prefix: prefix, perSlot: client.Mode() == rueidis.ClientModeCluster}
 }
 
 // A challenge is a hash {digest, attempts, verified} expiring with its ttl.
@@ -80,17 +83,18 @@ return 2
 
 // A rate-limit log is a sorted set of event ids scored by the server's time
 // in ms (the server's clock, so replicas agree). Limits on one key share its
-// log, each counting the events inside its own window. Returns 0 when the
-// event was recorded in every log, otherwise the ms until the fullest window
-// has room, having recorded nothing.
+// log, each counting the events inside its own window. One call takes one or
+// more groups of limits, each group all-or-nothing on its own: it returns
+// each group's wait in ms, 0 when the event was recorded in its logs.
 //
-// KEYS: one per limit; ARGV[1] event id, then max and window (ms) per limit.
+// KEYS: one per limit; ARGV[1] event id, then group (1, 2, ...), max and
+// window (ms) per limit.
 var takeScript = newScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local logs, longest = {}, {}
 for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[2 * i + 1])
+  local window = tonumber(ARGV[3 * i + 1])
   if not longest[key] then
     table.insert(logs, key)
     longest[key] = window
@@ -101,29 +105,32 @@ end
 for _, key in ipairs(logs) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
 end
-local retry = 0
+local waits = {}
 for i, key in ipairs(KEYS) do
-  local max = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local g = tonumber(ARGV[3 * i - 1])
+  local max = tonumber(ARGV[3 * i])
+  local window = tonumber(ARGV[3 * i + 1])
+  waits[g] = waits[g] or 0
   local n = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
   if n >= max then
     -- room comes back when the event that makes the window full leaves
     local at = redis.call('ZCARD', key) - max
     local e = redis.call('ZRANGE', key, at, at, 'WITHSCORES')
     local wait = tonumber(e[2]) + window - now
-    if wait > retry then
-      retry = wait
+    if wait > waits[g] then
+      waits[g] = wait
     end
   end
 end
-if retry > 0 then
-  return retry
+local recorded = {}
+for i, key in ipairs(KEYS) do
+  if waits[tonumber(ARGV[3 * i - 1])] == 0 and not recorded[key] then
+    recorded[key] = true
+    redis.call('ZADD', key, now, ARGV[1])
+    redis.call('PEXPIRE', key, longest[key])
+  end
 end
-for _, key in ipairs(logs) do
-  redis.call('ZADD', key, now, ARGV[1])
-  redis.call('PEXPIRE', key, longest[key])
-end
-return 0
+return waits
 `)
 
 // KEYS: one set per limit; ARGV[1] event id.
@@ -185,40 +192,57 @@ func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (
 	return waits[0], nil
 }
 
-// TakeEach implements identity.RateLimiter: one script per group, sent in
-// one pipeline.
+// TakeEach implements identity.RateLimiter: one script call for all groups,
+// or on a cluster, where a call's keys must share a slot, one call per group
+// in one pipeline.
 func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Limit) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	waits := make([]time.Duration, len(groups))
-	execs := make([]rueidis.LuaExec, 0, len(groups))
-	sent := make([]int, 0, len(groups)) // group of each exec; empty groups have room
+	var (
+		calls []rueidis.LuaExec
+		sent  [][]int // per call, the groups it takes; empty groups have room
+		call  rueidis.LuaExec
+		in    []int
+	)
 	for g, limits := range groups {
 		if len(limits) == 0 {
 			continue
 		}
-		keys := make([]string, len(limits))
-		args := make([]string, 1, 1+2*len(limits))
-		args[0] = id
-		for i, l := range limits {
+		if s.perSlot && len(in) > 0 {
+			calls, sent = append(calls, call), append(sent, in)
+			call, in = rueidis.LuaExec{}, nil
+		}
+		if call.Args == nil {
+			call.Args = []string{id}
+		}
+		in = append(in, g)
+		n := strconv.Itoa(len(in))
+		for _, l := range limits {
 			if l.Max <= 0 || l.Window <= 0 {
 				return nil, errors.New("redis: limit needs a positive max and window")
 			}
-			keys[i] = s.prefix + l.Key
-			args = append(args, strconv.Itoa(l.Max), millis(l.Window))
+			call.Keys = append(call.Keys, s.prefix+l.Key)
+			call.Args = append(call.Args, n, strconv.Itoa(l.Max), millis(l.Window))
 		}
-		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: args})
-		sent = append(sent, g)
 	}
-	if len(execs) == 0 {
+	if len(in) > 0 {
+		calls, sent = append(calls, call), append(sent, in)
+	}
+	if len(calls) == 0 {
 		return waits, nil
 	}
-	for i, res := range s.evalEach(ctx, takeScript, execs) {
-		ms, err := res.AsInt64()
+	for i, res := range s.evalEach(ctx, takeScript, calls) {
+		ms, err := res.AsIntSlice()
+		if err == nil && len(ms) != len(sent[i]) {
+			err = fmt.Errorf("%d waits for %d groups", len(ms), len(sent[i]))
+		}
 		if err != nil {
 			return nil, wrap("take rate limit", err)
 		}
-		waits[sent[i]] = time.Duration(ms) * time.Millisecond
+		for j, g := range sent[i] {
+			waits[g] = time.Duration(ms[j]) * time.Millisecond
+		}
 	}
 	return waits, nil
 }

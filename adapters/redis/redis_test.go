@@ -47,6 +47,12 @@ func TestMiniredis(t *testing.T) {
 		s, advance, _ := newMiniredis(t)
 		return s, advance
 	})
+	t.Run("one call per limit group, as on a cluster", func(t *testing.T) {
+		identitytest.TestRateLimiter(t, func(t *testing.T) (identity.RateLimiter, identitytest.Advance) {
+			s, advance, _ := newMiniredis(t)
+			return redis.PerSlot(s), advance
+		})
+	})
 }
 
 // TestRealRedis runs the suites against TEST_REDIS_URL, each subtest under
