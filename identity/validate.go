@@ -15,7 +15,7 @@ import (
 // spaces, dashes and a +86/86/0086 prefix; ok is false for anything else.
 func NormalizePhone(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	s = strings.NewReplacer(" ", "", "-", "").Replace(s)
+	s = phoneSeparators.Replace(s)
 	switch {
 	case strings.HasPrefix(s, "+86"):
 		s = s[3:]
@@ -34,6 +34,8 @@ func NormalizePhone(s string) (string, bool) {
 	}
 	return s, true
 }
+
+var phoneSeparators = strings.NewReplacer(" ", "", "-", "")
 
 var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
