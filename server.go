@@ -173,13 +173,12 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	}
 
 	var (
-		challenges identity.ChallengeStore
-		limiter    identity.RateLimiter
-		cache      identity.Cache
+		codes identity.CodeStore
+		cache identity.Cache
 	)
 	if cfg.RedisURL == "" {
 		mem := memory.New(nil)
-		challenges, limiter, cache = mem, mem, mem
+		codes, cache = mem, mem
 		log.Info("short-lived state in process (set REDIS_URL to share it between replicas)")
 	} else {
 		client, err := redis.Open(cfg.RedisURL)
@@ -188,7 +187,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 		}
 		a.closers = append(a.closers, func() error { client.Close(); return nil })
 		store := redis.New(client, "idsvc:")
-		challenges, limiter, cache = store, store, store
+		codes, cache = store, store
 		pingers["redis"] = store
 		log.Info("short-lived state in redis")
 	}
@@ -242,16 +241,15 @@ func build(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err erro
 	}
 
 	svc, err := identity.New(identity.Deps{
-		DB:         db.Client,
-		Challenges: challenges,
-		Limiter:    limiter,
-		Cache:      cache,
-		Blobs:      blobs,
-		SMS:        sender,
-		Vault:      vault,
-		WeChat:     weChat,
-		Secret:     cfg.Secret,
-		Logger:     log,
+		DB:     db.Client,
+		Codes:  codes,
+		Cache:  cache,
+		Blobs:  blobs,
+		SMS:    sender,
+		Vault:  vault,
+		WeChat: weChat,
+		Secret: cfg.Secret,
+		Logger: log,
 	}, identity.Config{
 		SendPerIP:         cfg.SendPerIP,
 		CaptchaTestCode:   cfg.CaptchaTestCode,

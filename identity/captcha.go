@@ -76,7 +76,7 @@ func (s *Service) SendCaptcha(ctx context.Context, in SendCaptchaInput) (*Captch
 		return nil, fmt.Errorf("drawing captcha: %w", err)
 	}
 	ttl := s.cfg.CaptchaTTL
-	if err := s.challenges.Put(ctx, s.captchaKey(in.DeviceID), s.captchaDigest(in.DeviceID, answer), ttl); err != nil {
+	if err := s.codes.Put(ctx, s.captchaKey(in.DeviceID), s.captchaDigest(in.DeviceID, answer), ttl); err != nil {
 		return nil, Wrap(CodeUnavailable, fmt.Errorf("storing captcha: %w", err))
 	}
 	if err := s.cache.Set(ctx, captchaImagePrefix+id, png.Bytes(), ttl); err != nil {
@@ -115,14 +115,14 @@ func (s *Service) VerifyCaptcha(ctx context.Context, in VerifyCaptchaInput) (boo
 	}
 	// Lets one SMS code past a busy IP's threshold (see passCaptcha).
 	passed := s.captchaKey(in.DeviceID) + ":passed"
-	if err := s.challenges.Put(ctx, passed, s.captchaDigest(in.DeviceID, "passed"), s.cfg.CaptchaTTL); err != nil {
+	if err := s.codes.Put(ctx, passed, s.captchaDigest(in.DeviceID, "passed"), s.cfg.CaptchaTTL); err != nil {
 		return false, Wrap(CodeUnavailable, err)
 	}
 	return true, nil
 }
 
 func (s *Service) checkCaptcha(ctx context.Context, deviceID, answer string, mode CheckMode) error {
-	res, err := s.challenges.Check(ctx, s.captchaKey(deviceID), s.captchaDigest(deviceID, answer), mode, 1)
+	res, err := s.codes.Check(ctx, s.captchaKey(deviceID), s.captchaDigest(deviceID, answer), mode, 1)
 	if err != nil {
 		return Wrap(CodeUnavailable, fmt.Errorf("checking captcha: %w", err))
 	}

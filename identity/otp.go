@@ -116,8 +116,13 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 	if captchaDevice == "" {
 		captchaDevice = subject
 	}
+	code, fixed := s.testCode(phone)
+	if !fixed {
+		code = randomDigits(6)
+	}
 	eventID := randomHex(8)
-	counted, err := s.takeSendBudgets(ctx, eventID, phone, subject, captchaDevice, in.Captcha)
+	counted, err := s.takeSendBudgets(ctx, eventID, phone, subject, captchaDevice, in.Captcha,
+		codeKey(in.Channel, phone), s.codeDigest(in.Channel, phone, subject, code))
 	if err != nil {
 		return nil, err
 	}
@@ -125,16 +130,6 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 		for _, limits := range counted {
 			s.refund(ctx, eventID, limits...)
 		}
-	}
-
-	code, fixed := s.testCode(phone)
-	if !fixed {
-		code = randomDigits(6)
-	}
-	digest := s.codeDigest(in.Channel, phone, subject, code)
-	if err := s.challenges.Put(ctx, codeKey(in.Channel, phone), digest, s.cfg.CodeTTL); err != nil {
-		refund()
-		return nil, Wrap(CodeUnavailable, fmt.Errorf("storing code: %w", err))
 	}
 	if fixed {
 		s.log.InfoContext(ctx, "fixed test code issued; no SMS sent", "phone", MaskPhone(phone))
@@ -151,11 +146,12 @@ func (s *Service) SendPhoneCode(ctx context.Context, in SendPhoneCodeInput) (*Co
 }
 
 // takeSendBudgets counts a send against the phone's limits, the
-// requester's and the client IP's, in one round trip (each group is atomic
-// on its own Redis hash tag). If any refuses, the others are refunded. Past
-// the IP threshold a valid captcha answer is required instead of a hard
-// block. It returns the limit groups that counted the event, for refunds.
-func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, captchaDevice, captcha string) ([][]Limit, error) {
+// requester's and the client IP's, and stores the code's digest under key
+// if they all have room, in one step (each group is atomic on its own Redis
+// hash tag). If any refuses, the others are refunded. Past the IP threshold
+// a valid captcha answer is required instead of a hard block. It returns the
+// limit groups that counted the event, for refunds.
+func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, captchaDevice, captcha, key string, digest []byte) ([][]Limit, error) {
 	groups := [][]Limit{
 		s.phoneLimits(phone),
 		{{Key: "sms:{client:" + s.shortHash(subject) + "}:hour", Max: s.cfg.SendPerClient, Window: time.Hour}},
@@ -164,7 +160,7 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 		groups = append(groups, []Limit{{Key: "sms:{ip:" + ip + "}:hour", Max: s.cfg.SendPerIP, Window: time.Hour}})
 	}
 	const ipGroup = 2
-	waits, err := s.limiter.TakeEach(ctx, eventID, groups...)
+	waits, err := s.codes.PutIfRoom(ctx, eventID, groups, key, digest, s.cfg.CodeTTL)
 	if err != nil {
 		// Some groups may have counted the send.
 		for _, g := range groups {
@@ -191,7 +187,12 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 		e.RetryAfter = longest
 		failure = e
 	case len(counted) < len(groups):
-		failure = s.passCaptcha(ctx, captchaDevice, captcha)
+		// Past the IP threshold: the code is stored once the captcha passes.
+		if failure = s.passCaptcha(ctx, captchaDevice, captcha); failure == nil {
+			if err := s.codes.Put(ctx, key, digest, s.cfg.CodeTTL); err != nil {
+				failure = Wrap(CodeUnavailable, fmt.Errorf("storing code: %w", err))
+			}
+		}
 	}
 	if failure != nil {
 		for _, g := range counted {
@@ -208,7 +209,7 @@ func (s *Service) takeSendBudgets(ctx context.Context, eventID, phone, subject, 
 // verified, so register can still repeat it; a verified captcha passes one
 // send.
 func (s *Service) passCaptcha(ctx context.Context, deviceID, answer string) error {
-	res, err := s.challenges.Check(ctx, s.captchaKey(deviceID)+":passed", s.captchaDigest(deviceID, "passed"), Consume, 1)
+	res, err := s.codes.Check(ctx, s.captchaKey(deviceID)+":passed", s.captchaDigest(deviceID, "passed"), Consume, 1)
 	if err != nil {
 		return Wrap(CodeUnavailable, fmt.Errorf("checking captcha: %w", err))
 	}
@@ -258,7 +259,7 @@ func (s *Service) VerifyPhoneCode(ctx context.Context, in VerifyPhoneCodeInput) 
 
 // checkCode turns a challenge check into catalogue errors.
 func (s *Service) checkCode(ctx context.Context, ch Channel, phone, subject, code string, mode CheckMode) error {
-	res, err := s.challenges.Check(ctx, codeKey(ch, phone), s.codeDigest(ch, phone, subject, code), mode, s.cfg.CodeAttempts)
+	res, err := s.codes.Check(ctx, codeKey(ch, phone), s.codeDigest(ch, phone, subject, code), mode, s.cfg.CodeAttempts)
 	if err != nil {
 		return Wrap(CodeUnavailable, fmt.Errorf("checking code: %w", err))
 	}
@@ -409,7 +410,7 @@ func (s *Service) moveOpenID(ctx context.Context, db *ent.Client, openID string,
 }
 
 func (s *Service) take(ctx context.Context, id string, limits ...Limit) error {
-	wait, err := s.limiter.Take(ctx, id, limits...)
+	wait, err := s.codes.Take(ctx, id, limits...)
 	if err != nil {
 		return Wrap(CodeUnavailable, fmt.Errorf("rate limiting: %w", err))
 	}
@@ -422,7 +423,7 @@ func (s *Service) take(ctx context.Context, id string, limits ...Limit) error {
 }
 
 func (s *Service) refund(ctx context.Context, id string, limits ...Limit) {
-	if err := s.limiter.Refund(ctx, id, limits...); err != nil {
+	if err := s.codes.Refund(ctx, id, limits...); err != nil {
 		s.log.WarnContext(ctx, "refunding rate limit", "err", err)
 	}
 }

@@ -17,9 +17,7 @@ func TestSharedStoreOutage(t *testing.T) {
 	var down bool
 	h := identitytest.NewServiceWithDeps(t, func(_ *identitytest.Harness, d *identity.Deps) {
 		// The outage starts after the dealer below has signed up.
-		real := d.Limiter
-		d.Limiter = switchable{real: real, down: &down}
-		d.Challenges = switchableChallenges{real: d.Challenges, down: &down}
+		d.Codes = switchable{real: d.Codes, down: &down}
 	}, fixedCaptcha)
 	auth := dealer(t, h, "13322220000", "outage passphrase")
 	down = true
@@ -40,7 +38,7 @@ func TestSharedStoreOutage(t *testing.T) {
 }
 
 type switchable struct {
-	real identity.RateLimiter
+	real identity.CodeStore
 	down *bool
 }
 
@@ -58,6 +56,13 @@ func (s switchable) TakeEach(ctx context.Context, id string, g ...[]identity.Lim
 	return s.real.TakeEach(ctx, id, g...)
 }
 
+func (s switchable) PutIfRoom(ctx context.Context, id string, g [][]identity.Limit, k string, d []byte, ttl time.Duration) ([]time.Duration, error) {
+	if *s.down {
+		return nil, errDown
+	}
+	return s.real.PutIfRoom(ctx, id, g, k, d, ttl)
+}
+
 func (s switchable) Refund(ctx context.Context, id string, l ...identity.Limit) error {
 	if *s.down {
 		return errDown
@@ -65,19 +70,14 @@ func (s switchable) Refund(ctx context.Context, id string, l ...identity.Limit) 
 	return s.real.Refund(ctx, id, l...)
 }
 
-type switchableChallenges struct {
-	real identity.ChallengeStore
-	down *bool
-}
-
-func (s switchableChallenges) Put(ctx context.Context, k string, d []byte, ttl time.Duration) error {
+func (s switchable) Put(ctx context.Context, k string, d []byte, ttl time.Duration) error {
 	if *s.down {
 		return errDown
 	}
 	return s.real.Put(ctx, k, d, ttl)
 }
 
-func (s switchableChallenges) Check(ctx context.Context, k string, d []byte, m identity.CheckMode, n int) (identity.CheckResult, error) {
+func (s switchable) Check(ctx context.Context, k string, d []byte, m identity.CheckMode, n int) (identity.CheckResult, error) {
 	if *s.down {
 		return 0, errDown
 	}

@@ -73,6 +73,19 @@ type RateLimiter interface {
 	Refund(ctx context.Context, id string, limits ...Limit) error
 }
 
+// CodeStore keeps challenges together with the rate limits that guard
+// them, so that a send can spend its budgets and store its code in one step
+// (one Redis round trip).
+type CodeStore interface {
+	ChallengeStore
+	RateLimiter
+	// PutIfRoom takes the groups of limits as TakeEach does and, when every
+	// group has room, puts the challenge as Put does, atomically with the
+	// take where the store can. The challenge is stored only if every
+	// retryAfter is 0.
+	PutIfRoom(ctx context.Context, id string, groups [][]Limit, key string, digest []byte, ttl time.Duration) (retryAfter []time.Duration, err error)
+}
+
 // Cache is a shared key-value store for short-lived values (captcha images,
 // provider access tokens).
 type Cache interface {

@@ -98,6 +98,12 @@ func TestManyCodesFromOneIPRequireACaptcha(t *testing.T) {
 	if err := send(5, "4821"); err != nil {
 		t.Fatalf("with a valid captcha: %v", err)
 	}
+	// The code sent past the captcha was stored with it.
+	if _, err := h.Service.VerifyPhoneCode(ctx, identity.VerifyPhoneCodeInput{
+		Channel: identity.ChannelDealer, Telephone: "13311111005", DeviceID: "carrier-nat", Code: h.SMS.LastCode(t, "13311111005"),
+	}); err != nil {
+		t.Fatalf("the code sent with a valid captcha: %v", err)
+	}
 	if _, err := h.Service.SendPhoneCode(ctxFromIP("100.64.0.10"), identity.SendPhoneCodeInput{
 		Channel: identity.ChannelDealer, Telephone: "13311111099", DeviceID: "other",
 	}); err != nil {

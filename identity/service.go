@@ -98,13 +98,13 @@ func (c Config) withDefaults() Config {
 
 // Deps are the adapters the service runs on.
 type Deps struct {
-	DB         *ent.Client
-	Challenges ChallengeStore
-	Limiter    RateLimiter
-	Cache      Cache
-	Blobs      BlobStore
-	SMS        SMSSender
-	Vault      *Vault
+	DB *ent.Client
+	// Codes keeps SMS codes, captcha answers and rate-limit logs.
+	Codes CodeStore
+	Cache Cache
+	Blobs BlobStore
+	SMS   SMSSender
+	Vault *Vault
 	// WeChat enables server-side mini-program login; nil: openIds come from
 	// the client (legacy).
 	WeChat WeChat
@@ -116,25 +116,24 @@ type Deps struct {
 
 // Service runs every identity flow.
 type Service struct {
-	db         *ent.Client
-	challenges ChallengeStore
-	limiter    RateLimiter
-	cache      Cache
-	blobs      BlobStore
-	sms        SMSSender
-	vault      *Vault
-	wechat     WeChat
-	secret     []byte
-	log        *slog.Logger
-	now        func() time.Time
-	cfg        Config
-	dummyHash  string
-	sessions   *sessionCache
+	db        *ent.Client
+	codes     CodeStore
+	cache     Cache
+	blobs     BlobStore
+	sms       SMSSender
+	vault     *Vault
+	wechat    WeChat
+	secret    []byte
+	log       *slog.Logger
+	now       func() time.Time
+	cfg       Config
+	dummyHash string
+	sessions  *sessionCache
 }
 
 // New wires a service. Every dependency is required.
 func New(deps Deps, cfg Config) (*Service, error) {
-	if deps.DB == nil || deps.Challenges == nil || deps.Limiter == nil || deps.Cache == nil ||
+	if deps.DB == nil || deps.Codes == nil || deps.Cache == nil ||
 		deps.Blobs == nil || deps.SMS == nil || deps.Vault == nil {
 		return nil, fmt.Errorf("identity: missing dependency")
 	}
@@ -142,18 +141,17 @@ func New(deps Deps, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("identity: secret must be at least 32 bytes")
 	}
 	s := &Service{
-		db:         deps.DB,
-		challenges: deps.Challenges,
-		limiter:    deps.Limiter,
-		cache:      deps.Cache,
-		blobs:      deps.Blobs,
-		sms:        deps.SMS,
-		vault:      deps.Vault,
-		wechat:     deps.WeChat,
-		secret:     deps.Secret,
-		log:        deps.Logger,
-		now:        deps.Now,
-		cfg:        cfg.withDefaults(),
+		db:     deps.DB,
+		codes:  deps.Codes,
+		cache:  deps.Cache,
+		blobs:  deps.Blobs,
+		sms:    deps.SMS,
+		vault:  deps.Vault,
+		wechat: deps.WeChat,
+		secret: deps.Secret,
+		log:    deps.Logger,
+		now:    deps.Now,
+		cfg:    cfg.withDefaults(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()

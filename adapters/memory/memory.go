@@ -15,9 +15,8 @@ import (
 )
 
 var (
-	_ identity.ChallengeStore = (*Store)(nil)
-	_ identity.RateLimiter    = (*Store)(nil)
-	_ identity.Cache          = (*Store)(nil)
+	_ identity.CodeStore = (*Store)(nil)
+	_ identity.Cache     = (*Store)(nil)
 )
 
 // sweepEvery bounds how long expired entries that nobody reads again stay in
@@ -135,11 +134,38 @@ func (s *Store) TakeEach(_ context.Context, id string, groups ...[]identity.Limi
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	waits := make([]time.Duration, len(groups))
-	for i, limits := range groups {
-		waits[i] = s.take(id, limits)
+	waits, _ := s.takeEach(id, groups)
+	return waits, nil
+}
+
+// PutIfRoom implements identity.CodeStore.
+func (s *Store) PutIfRoom(_ context.Context, id string, groups [][]identity.Limit, key string, digest []byte, ttl time.Duration) ([]time.Duration, error) {
+	for _, limits := range groups {
+		if err := validLimits(limits); err != nil {
+			return nil, err
+		}
+	}
+	if ttl <= 0 {
+		return nil, errors.New("memory: ttl must be positive")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waits, room := s.takeEach(id, groups)
+	if room {
+		s.challenges[key] = &challenge{digest: slices.Clone(digest), expires: s.clock().Add(ttl)}
 	}
 	return waits, nil
+}
+
+// takeEach is TakeEach with s.mu held; room tells whether every group had it.
+func (s *Store) takeEach(id string, groups [][]identity.Limit) (waits []time.Duration, room bool) {
+	waits = make([]time.Duration, len(groups))
+	room = true
+	for i, limits := range groups {
+		waits[i] = s.take(id, limits)
+		room = room && waits[i] == 0
+	}
+	return waits, room
 }
 
 // take is Take with s.mu held.

@@ -41,6 +41,12 @@ func TestRateLimiter(t *testing.T) {
 	})
 }
 
+func TestCodeStore(t *testing.T) {
+	identitytest.TestCodeStore(t, func(t *testing.T) (identity.CodeStore, identitytest.Advance) {
+		return newStore(t)
+	})
+}
+
 func TestCache(t *testing.T) {
 	identitytest.TestCache(t, func(t *testing.T) (identity.Cache, identitytest.Advance) {
 		return newStore(t)

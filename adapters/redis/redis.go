@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,10 +21,9 @@ import (
 )
 
 var (
-	_ identity.ChallengeStore = (*Store)(nil)
-	_ identity.RateLimiter    = (*Store)(nil)
-	_ identity.Cache          = (*Store)(nil)
-	_ identity.Pinger         = (*Store)(nil)
+	_ identity.CodeStore = (*Store)(nil)
+	_ identity.Cache     = (*Store)(nil)
+	_ identity.Pinger    = (*Store)(nil)
 )
 
 // Store is a ChallengeStore, RateLimiter, Cache and Pinger over Redis.
@@ -43,16 +43,6 @@ const opTimeout = 2 * time.Second
 func New(client rueidis.Client, prefix string) *Store {
 	return &Store{client: client, prefix: prefix, perSlot: client.Mode() == rueidis.ClientModeCluster}
 }
-
-// A challenge is a hash {digest, attempts, verified} expiring with its ttl.
-// HSET sets all three fields, so it replaces an earlier challenge whole.
-//
-// KEYS[1] challenge; ARGV[1] digest, ARGV[2] ttl in ms.
-var putScript = rueidis.NewLuaScript(`
-redis.call('HSET', KEYS[1], 'digest', ARGV[1], 'attempts', 0, 'verified', 0)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 0
-`)
 
 // KEYS[1] challenge; ARGV[1] digest, ARGV[2] mode (1 verify, 2 consume),
 // ARGV[3] max attempts. Returns 1 accepted, 2 mismatch, 3 missing.
@@ -84,17 +74,24 @@ return 2
 // A rate-limit log is a sorted set of event ids scored by the server's time
 // in ms (the server's clock, so replicas agree). Limits on one key share its
 // log, each counting the events inside its own window. One call takes one or
-// more groups of limits, each group all-or-nothing on its own: it returns
+// more groups of limits, each group all-or-nothing on its own, and returns
 // each group's wait in ms, 0 when the event was recorded in its logs.
 //
-// KEYS: one per limit; ARGV[1] event id, then group (1, 2, ...), max and
-// window (ms) per limit.
+// When every group has room (or there are none) and a challenge is given,
+// the call also stores it: a hash {digest, attempts, verified} expiring with
+// its ttl. HSET sets all three fields, so it replaces an earlier challenge
+// whole.
+//
+// KEYS: one per limit, then the challenge's; ARGV[1] event id, ARGV[2] "1"
+// to store a challenge, ARGV[3] its digest, ARGV[4] its ttl (ms), then group
+// (1, 2, ...), max and window (ms) per limit.
 var takeScript = newScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limits = (#ARGV - 4) / 3
 local logs, longest = {}, {}
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[3 * i + 1])
+for i = 1, limits do
+  local key, window = KEYS[i], tonumber(ARGV[3 * i + 4])
   if not longest[key] then
     table.insert(logs, key)
     longest[key] = window
@@ -105,11 +102,10 @@ end
 for _, key in ipairs(logs) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
 end
-local waits = {}
-for i, key in ipairs(KEYS) do
-  local g = tonumber(ARGV[3 * i - 1])
-  local max = tonumber(ARGV[3 * i])
-  local window = tonumber(ARGV[3 * i + 1])
+local waits, room = {}, true
+for i = 1, limits do
+  local key, g = KEYS[i], tonumber(ARGV[3 * i + 2])
+  local max, window = tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
   waits[g] = waits[g] or 0
   local n = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
   if n >= max then
@@ -120,15 +116,22 @@ for i, key in ipairs(KEYS) do
     if wait > waits[g] then
       waits[g] = wait
     end
+    room = false
   end
 end
 local recorded = {}
-for i, key in ipairs(KEYS) do
-  if waits[tonumber(ARGV[3 * i - 1])] == 0 and not recorded[key] then
+for i = 1, limits do
+  local key = KEYS[i]
+  if waits[tonumber(ARGV[3 * i + 2])] == 0 and not recorded[key] then
     recorded[key] = true
     redis.call('ZADD', key, now, ARGV[1])
     redis.call('PEXPIRE', key, longest[key])
   end
+end
+if room and ARGV[2] == '1' then
+  local c = KEYS[limits + 1]
+  redis.call('HSET', c, 'digest', ARGV[3], 'attempts', 0, 'verified', 0)
+  redis.call('PEXPIRE', c, ARGV[4])
 end
 return waits
 `)
@@ -143,14 +146,8 @@ return 0
 
 // Put implements identity.ChallengeStore.
 func (s *Store) Put(ctx context.Context, key string, digest []byte, ttl time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	if ttl <= 0 {
-		return errors.New("redis: ttl must be positive")
-	}
-	err := putScript.Exec(ctx, s.client, []string{s.prefix + key},
-		[]string{string(digest), millis(ttl)}).Error()
-	return wrap("put challenge", err)
+	_, err := s.PutIfRoom(ctx, "", nil, key, digest, ttl)
+	return err
 }
 
 // Check implements identity.ChallengeStore.
@@ -192,17 +189,50 @@ func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (
 	return waits[0], nil
 }
 
-// TakeEach implements identity.RateLimiter: one script call for all groups,
-// or on a cluster, where a call's keys must share a slot, one call per group
-// in one pipeline.
+// TakeEach implements identity.RateLimiter.
 func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Limit) ([]time.Duration, error) {
+	return s.take(ctx, id, groups, nil)
+}
+
+// PutIfRoom implements identity.CodeStore: one script call on one server.
+// On a cluster, where a call's keys must share a slot, the groups go one
+// call each in one pipeline, and the challenge in a second round trip.
+func (s *Store) PutIfRoom(ctx context.Context, id string, groups [][]identity.Limit, key string, digest []byte, ttl time.Duration) ([]time.Duration, error) {
+	if ttl <= 0 {
+		return nil, errors.New("redis: ttl must be positive")
+	}
+	c := &challenge{key: key, digest: digest, ttl: ttl}
+	if !s.perSlot {
+		return s.take(ctx, id, groups, c)
+	}
+	waits, err := s.take(ctx, id, groups, nil)
+	if err != nil || slices.ContainsFunc(waits, func(w time.Duration) bool { return w > 0 }) {
+		return waits, err
+	}
+	_, err = s.take(ctx, "", nil, c)
+	return waits, err
+}
+
+type challenge struct {
+	key    string
+	digest []byte
+	ttl    time.Duration
+}
+
+// take runs takeScript: all groups and put in one call, or with perSlot
+// one call per group (put must then be nil or come without groups).
+func (s *Store) take(ctx context.Context, id string, groups [][]identity.Limit, put *challenge) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	waits := make([]time.Duration, len(groups))
+	head := []string{id, "0", "", "0"}
+	if put != nil {
+		head = []string{id, "1", string(put.digest), millis(put.ttl)}
+	}
 	var (
 		calls []rueidis.LuaExec
 		sent  [][]int // per call, the groups it takes; empty groups have room
-		call  rueidis.LuaExec
+		call  = rueidis.LuaExec{Args: head}
 		in    []int
 	)
 	for g, limits := range groups {
@@ -211,10 +241,7 @@ func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Li
 		}
 		if s.perSlot && len(in) > 0 {
 			calls, sent = append(calls, call), append(sent, in)
-			call, in = rueidis.LuaExec{}, nil
-		}
-		if call.Args == nil {
-			call.Args = []string{id}
+			call, in = rueidis.LuaExec{Args: head}, nil
 		}
 		in = append(in, g)
 		n := strconv.Itoa(len(in))
@@ -226,7 +253,10 @@ func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Li
 			call.Args = append(call.Args, n, strconv.Itoa(l.Max), millis(l.Window))
 		}
 	}
-	if len(in) > 0 {
+	if put != nil {
+		call.Keys = append(call.Keys, s.prefix+put.key)
+	}
+	if len(in) > 0 || put != nil {
 		calls, sent = append(calls, call), append(sent, in)
 	}
 	if len(calls) == 0 {
@@ -238,7 +268,11 @@ func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Li
 			err = fmt.Errorf("%d waits for %d groups", len(ms), len(sent[i]))
 		}
 		if err != nil {
-			return nil, wrap("take rate limit", err)
+			op := "take rate limit"
+			if put != nil {
+				op = "put challenge"
+			}
+			return nil, wrap(op, err)
 		}
 		for j, g := range sent[i] {
 			waits[g] = time.Duration(ms[j]) * time.Millisecond

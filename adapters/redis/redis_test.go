@@ -52,6 +52,10 @@ func TestMiniredis(t *testing.T) {
 			s, advance, _ := newMiniredis(t)
 			return redis.PerSlot(s), advance
 		})
+		identitytest.TestCodeStore(t, func(t *testing.T) (identity.CodeStore, identitytest.Advance) {
+			s, advance, _ := newMiniredis(t)
+			return redis.PerSlot(s), advance
+		})
 	})
 }
 
@@ -91,6 +95,11 @@ func runSuites(t *testing.T, newStore func(t *testing.T) (*redis.Store, identity
 	})
 	t.Run("rate limiter", func(t *testing.T) {
 		identitytest.TestRateLimiter(t, func(t *testing.T) (identity.RateLimiter, identitytest.Advance) {
+			return newStore(t)
+		})
+	})
+	t.Run("code store", func(t *testing.T) {
+		identitytest.TestCodeStore(t, func(t *testing.T) (identity.CodeStore, identitytest.Advance) {
 			return newStore(t)
 		})
 	})

@@ -79,7 +79,7 @@ func main() {
 	must(err)
 	mem := memory.New(nil)
 	svc, err := identity.New(identity.Deps{
-		DB: client, Challenges: mem, Limiter: mem, Cache: mem, Blobs: files, SMS: nopSMS{}, Vault: vault,
+		DB: client, Codes: mem, Cache: mem, Blobs: files, SMS: nopSMS{}, Vault: vault,
 		Secret: bytes.Repeat([]byte("s"), 32), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}, identity.Config{})
 	must(err)

@@ -78,9 +78,8 @@ func NewServiceWithDeps(t testing.TB, changeDeps func(*Harness, *identity.Deps),
 	})))
 
 	var (
-		challenges identity.ChallengeStore
-		limiter    identity.RateLimiter
-		cache      identity.Cache
+		codes identity.CodeStore
+		cache identity.Cache
 	)
 	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
 		client, err := redis.Open(u)
@@ -92,11 +91,11 @@ func NewServiceWithDeps(t testing.TB, changeDeps func(*Harness, *identity.Deps),
 		if err := store.Ping(context.Background()); err != nil {
 			failOrSkip(t, "TEST_REDIS_URL", err)
 		}
-		challenges, limiter, cache = store, store, store
+		codes, cache = store, store
 		h.StoresFollowClock = false
 	} else {
 		mem := memory.New(h.Clock.Now)
-		challenges, limiter, cache = mem, mem, mem
+		codes, cache = mem, mem
 	}
 
 	files, err := localfs.New(filepath.Join(t.TempDir(), "uploads"), []byte("file-signing-key-for-tests-000000"))
@@ -117,16 +116,15 @@ func NewServiceWithDeps(t testing.TB, changeDeps func(*Harness, *identity.Deps),
 		o(&cfg)
 	}
 	deps := identity.Deps{
-		DB:         h.DB,
-		Challenges: challenges,
-		Limiter:    limiter,
-		Cache:      cache,
-		Blobs:      files,
-		SMS:        h.SMS,
-		Vault:      vault,
-		Secret:     Secret,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Now:        h.Clock.Now,
+		DB:     h.DB,
+		Codes:  codes,
+		Cache:  cache,
+		Blobs:  files,
+		SMS:    h.SMS,
+		Vault:  vault,
+		Secret: Secret,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Now:    h.Clock.Now,
 	}
 	if changeDeps != nil {
 		changeDeps(h, &deps)
@@ -274,6 +272,6 @@ func (o *Outbox) LastCode(t testing.TB, phone string) string {
 // windows and code expiry (the store contracts run on Redis separately).
 func InProcessStores(h *Harness, d *identity.Deps) {
 	mem := memory.New(h.Clock.Now)
-	d.Challenges, d.Limiter, d.Cache = mem, mem, mem
+	d.Codes, d.Cache = mem, mem
 	h.StoresFollowClock = true
 }

@@ -483,6 +483,108 @@ func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) (identity.RateL
 	})
 }
 
+// TestCodeStore is the contract of identity.CodeStore's PutIfRoom (Put,
+// Check, Take and Refund have theirs above). newStore returns an empty store
+// for each subtest.
+func TestCodeStore(t *testing.T, newStore func(t *testing.T) (identity.CodeStore, Advance)) {
+	const (
+		key = "otp:{13800138000}:DEALER"
+		ttl = 5 * time.Minute
+	)
+	earlier := []byte("earlier digest 0123456789abcdef0")
+	next := []byte("next digest 0123456789abcdef0123")
+	phone := identity.Limit{Key: "sms:{13800138000}:sends", Max: 1, Window: time.Minute}
+	client := identity.Limit{Key: "sms:{client:c1}:hour", Max: 1, Window: time.Hour}
+
+	putIfRoom := func(t *testing.T, s identity.CodeStore, id string, digest []byte, groups ...[]identity.Limit) []time.Duration {
+		t.Helper()
+		waits, err := s.PutIfRoom(t.Context(), id, groups, key, digest, ttl)
+		if err != nil {
+			t.Fatalf("PutIfRoom(%q): %v", id, err)
+		}
+		if len(waits) != len(groups) {
+			t.Fatalf("PutIfRoom(%q) = %v for %d groups", id, waits, len(groups))
+		}
+		return waits
+	}
+	check := func(t *testing.T, s identity.CodeStore, digest []byte, want identity.CheckResult) {
+		t.Helper()
+		got, err := s.Check(t.Context(), key, digest, identity.Verify, 5)
+		if err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if got != want {
+			t.Fatalf("Check(%s) = %s, want %s", digest, resultName(got), resultName(want))
+		}
+	}
+
+	t.Run("the challenge is stored and the event recorded when every group has room", func(t *testing.T) {
+		s, _ := newStore(t)
+		if waits := putIfRoom(t, s, "e0", next, []identity.Limit{phone}, []identity.Limit{client}); waits[0] != 0 || waits[1] != 0 {
+			t.Fatalf("waits %v, want none", waits)
+		}
+		check(t, s, next, identity.Accepted)
+		if waits, err := s.TakeEach(t.Context(), "e1", []identity.Limit{phone}, []identity.Limit{client}); err != nil || waits[0] <= 0 || waits[1] <= 0 {
+			t.Fatalf("TakeEach after the put = %v, %v; want both full", waits, err)
+		}
+	})
+
+	t.Run("a refusal by any group stores nothing and keeps the earlier challenge", func(t *testing.T) {
+		s, _ := newStore(t)
+		if err := s.Put(t.Context(), key, earlier, ttl); err != nil {
+			t.Fatal(err)
+		}
+		if retry, err := s.Take(t.Context(), "other", client); err != nil || retry != 0 {
+			t.Fatalf("Take = %v, %v", retry, err)
+		}
+		waits := putIfRoom(t, s, "e0", next, []identity.Limit{phone}, []identity.Limit{client})
+		if waits[0] != 0 || waits[1] <= 0 {
+			t.Fatalf("waits %v, want room for the phone only", waits)
+		}
+		check(t, s, next, identity.Mismatch)
+		check(t, s, earlier, identity.Accepted)
+	})
+
+	t.Run("without groups it is a put", func(t *testing.T) {
+		s, _ := newStore(t)
+		putIfRoom(t, s, "", next)
+		check(t, s, next, identity.Accepted)
+	})
+
+	t.Run("of many concurrent sends under a cool-down exactly one stores its challenge", func(t *testing.T) {
+		s, _ := newStore(t)
+		const n = 20
+		waits := make([][]time.Duration, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				waits[i], errs[i] = s.PutIfRoom(t.Context(), fmt.Sprint("e", i), [][]identity.Limit{{phone}}, key, fmt.Appendf(nil, "digest %02d", i), ttl)
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("PutIfRoom: %v", errs[i])
+			}
+			if waits[i][0] == 0 {
+				if winner >= 0 {
+					t.Fatalf("sends %d and %d both had room", winner, i)
+				}
+				winner = i
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no send had room")
+		}
+		check(t, s, fmt.Appendf(nil, "digest %02d", winner), identity.Accepted)
+	})
+}
+
 // TestCache is the contract every identity.Cache meets. newCache returns an
 // empty cache for each subtest.
 func TestCache(t *testing.T, newCache func(t *testing.T) (identity.Cache, Advance)) {
