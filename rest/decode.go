@@ -44,16 +44,21 @@ var errTooLarge = identity.E(identity.CodePayloadTooLarge)
 // decode reads the parameters of r. maxBody bounds JSON and form bodies;
 // maxUpload bounds multipart bodies (file and fields).
 func decode(r *http.Request, maxBody, maxUpload int64) (params, error) {
-	p := params{values: map[string]string{}}
-	for k, vs := range r.URL.Query() {
-		if len(vs) > 0 {
-			p.values[k] = vs[0]
+	p := params{values: make(map[string]string, 8)}
+	if r.URL.RawQuery != "" {
+		for k, vs := range r.URL.Query() {
+			if len(vs) > 0 {
+				p.values[k] = vs[0]
+			}
 		}
 	}
 	if r.Body == nil || r.Method == http.MethodGet {
 		return p, nil
 	}
-	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, ctParams := r.Header.Get("Content-Type"), map[string]string(nil)
+	if ct != "application/json" { // the common case needs no parsing
+		ct, ctParams, _ = mime.ParseMediaType(ct)
+	}
 	switch ct {
 	case "multipart/form-data":
 		return p, decodeMultipart(r, ctParams["boundary"], maxUpload, &p)

@@ -52,9 +52,17 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, 
 	h.write(w, status, envelope{ErrCode: h.errCode(e.Code.LegacyCode()), Msg: e.Message})
 }
 
+// Shared header values, set without Header.Set's per-call allocation
+// (nothing appends to them: Add would copy).
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
+
 func (h *Handler) write(w http.ResponseWriter, status int, env envelope) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	hdr := w.Header()
+	hdr["Content-Type"] = jsonContentType
+	hdr["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(env)
 }
