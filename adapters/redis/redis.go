@@ -99,15 +99,25 @@ for i = 1, limits do
     longest[key] = window
   end
 end
+-- an empty log (most are: a phone's first send) needs neither trimming
+-- nor counting
+local empty = {}
 for _, key in ipairs(logs) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
+  if redis.call('ZCARD', key) == 0 then
+    empty[key] = true
+  else
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
+  end
 end
 local waits, room = {}, true
 for i = 1, limits do
   local key, g = KEYS[i], tonumber(ARGV[3 * i + 2])
   local max, window = tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
   waits[g] = waits[g] or 0
-  local n = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
+  local n = 0
+  if not empty[key] then
+    n = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
+  end
   if n >= max then
     -- room comes back when the event that makes the window full leaves
     local at = redis.call('ZCARD', key) - max
