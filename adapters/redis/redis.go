@@ -99,14 +99,14 @@ for i = 1, limits do
     longest[key] = window
   end
 end
--- an empty log (most are: a phone's first send) needs neither trimming
--- nor counting
-local empty = {}
+-- size: the events left in a log trimmed to its longest window, which
+-- are that window's count; an empty log (most are: a phone's first send)
+-- needs neither trimming nor counting
+local size = {}
 for _, key in ipairs(logs) do
-  if redis.call('ZCARD', key) == 0 then
-    empty[key] = true
-  else
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
+  size[key] = redis.call('ZCARD', key)
+  if size[key] > 0 then
+    size[key] = size[key] - redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest[key])
   end
 end
 local waits, room = {}, true
@@ -114,13 +114,13 @@ for i = 1, limits do
   local key, g = KEYS[i], tonumber(ARGV[3 * i + 2])
   local max, window = tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 4])
   waits[g] = waits[g] or 0
-  local n = 0
-  if not empty[key] then
+  local n = size[key]
+  if n > 0 and window < longest[key] then
     n = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
   end
   if n >= max then
     -- room comes back when the event that makes the window full leaves
-    local at = redis.call('ZCARD', key) - max
+    local at = size[key] - max
     local e = redis.call('ZRANGE', key, at, at, 'WITHSCORES')
     local wait = tonumber(e[2]) + window - now
     if wait > waits[g] then
