@@ -3,8 +3,6 @@ package identity
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"image/png"
@@ -49,9 +47,7 @@ func (s *Service) captchaKey(deviceID string) string {
 }
 
 func (s *Service) captchaDigest(deviceID, answer string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	fmt.Fprintf(m, "captcha\x00%s\x00%s", deviceID, strings.TrimSpace(answer))
-	return m.Sum(nil)
+	return s.keyed("captcha", deviceID, strings.TrimSpace(answer))
 }
 
 // captchaEncoder reuses its compressor: png.Encode allocates about 1 MB per

@@ -2,9 +2,8 @@ package identity
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"time"
@@ -68,9 +67,7 @@ func codeKey(ch Channel, phone string) string { return "otp:{" + phone + "}:" + 
 
 // codeDigest binds a code to its channel, phone and requester.
 func (s *Service) codeDigest(ch Channel, phone, subject, code string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	fmt.Fprintf(m, "otp\x00%s\x00%s\x00%s\x00%s", ch, phone, subject, code)
-	return m.Sum(nil)
+	return s.keyed("otp", string(ch), phone, subject, code)
 }
 
 // testCode returns the fixed code of an app-review phone, if configured and
@@ -430,9 +427,7 @@ func (s *Service) refund(ctx context.Context, id string, limits ...Limit) {
 
 // shortHash names a client in limiter keys without storing its id.
 func (s *Service) shortHash(v string) string {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(v))
-	return fmt.Sprintf("%x", m.Sum(nil)[:12])
+	return hex.EncodeToString(s.keyed(v)[:12])
 }
 
 // randomDigits returns n uniformly random decimal digits.

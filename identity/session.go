@@ -2,9 +2,7 @@ package identity
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"fmt"
@@ -29,10 +27,7 @@ type AuthPayload struct {
 const lastSeenGranularity = time.Minute
 
 func (s *Service) tokenHash(token string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("session\x00"))
-	m.Write([]byte(token))
-	return m.Sum(nil)
+	return s.keyed("session", token)
 }
 
 // startSession creates a session for u and returns its payload.
