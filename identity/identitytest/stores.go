@@ -205,22 +205,29 @@ func TestChallengeStore(t *testing.T, newStore func(t *testing.T) (identity.Chal
 	})
 }
 
+// simultaneously runs f(0), ..., f(n-1) in n goroutines released together.
+func simultaneously(n int, f func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
 // concurrentChecks runs 64 simultaneous Checks and counts the results.
 func concurrentChecks(t *testing.T, s identity.ChallengeStore, key string, digest []byte, mode identity.CheckMode, maxAttempts int) map[identity.CheckResult]int {
 	t.Helper()
 	const n = 64
 	results := make([]identity.CheckResult, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i], errs[i] = s.Check(t.Context(), key, digest, mode, maxAttempts)
-		})
-	}
-	close(start)
-	wg.Wait()
+	simultaneously(n, func(i int) {
+		results[i], errs[i] = s.Check(t.Context(), key, digest, mode, maxAttempts)
+	})
 	counts := make(map[identity.CheckResult]int)
 	for i := range n {
 		if errs[i] != nil {
@@ -458,16 +465,9 @@ func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) (identity.RateL
 		l := identity.Limit{Key: "sms:{13800138000}:burst", Max: 10, Window: time.Minute}
 		retries := make([]time.Duration, n)
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				retries[i], errs[i] = rl.Take(t.Context(), fmt.Sprint("e", i), l)
-			})
-		}
-		close(start)
-		wg.Wait()
+		simultaneously(n, func(i int) {
+			retries[i], errs[i] = rl.Take(t.Context(), fmt.Sprint("e", i), l)
+		})
 		ok := 0
 		for i := range n {
 			if errs[i] != nil {
@@ -556,16 +556,9 @@ func TestCodeStore(t *testing.T, newStore func(t *testing.T) (identity.CodeStore
 		const n = 20
 		waits := make([][]time.Duration, n)
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				waits[i], errs[i] = s.PutIfRoom(t.Context(), fmt.Sprint("e", i), [][]identity.Limit{{phone}}, key, fmt.Appendf(nil, "digest %02d", i), ttl)
-			})
-		}
-		close(start)
-		wg.Wait()
+		simultaneously(n, func(i int) {
+			waits[i], errs[i] = s.PutIfRoom(t.Context(), fmt.Sprint("e", i), [][]identity.Limit{{phone}}, key, fmt.Appendf(nil, "digest %02d", i), ttl)
+		})
 		winner := -1
 		for i := range n {
 			if errs[i] != nil {
