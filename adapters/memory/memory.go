@@ -23,7 +23,7 @@ var (
 // memory.
 const sweepEvery = time.Minute
 
-// Store is an in-process ChallengeStore, RateLimiter and Cache. One mutex
+// Store is an in-process CodeStore and Cache. One mutex
 // guards everything, which makes every operation atomic.
 type Store struct {
 	now func() time.Time

@@ -26,7 +26,8 @@ var (
 	_ identity.Pinger    = (*Store)(nil)
 )
 
-// Store is a ChallengeStore, RateLimiter, Cache and Pinger over Redis.
+// Store is a CodeStore (challenges and rate limits), Cache and Pinger over
+// Redis.
 type Store struct {
 	client rueidis.Client
 	prefix string
