@@ -49,13 +49,6 @@ func (s switchable) Take(ctx context.Context, id string, l ...identity.Limit) (t
 	return s.real.Take(ctx, id, l...)
 }
 
-func (s switchable) TakeEach(ctx context.Context, id string, g ...[]identity.Limit) ([]time.Duration, error) {
-	if *s.down {
-		return nil, errDown
-	}
-	return s.real.TakeEach(ctx, id, g...)
-}
-
 func (s switchable) PutIfRoom(ctx context.Context, id string, g [][]identity.Limit, k string, d []byte, ttl time.Duration) ([]time.Duration, error) {
 	if *s.down {
 		return nil, errDown

@@ -65,10 +65,6 @@ type RateLimiter interface {
 	// Take records event id under every limit if all have room. Otherwise it
 	// records nothing and returns how long until the fullest one has room.
 	Take(ctx context.Context, id string, limits ...Limit) (retryAfter time.Duration, err error)
-	// TakeEach is Take for several independent groups of limits at once (one
-	// round trip on Redis): each group is atomic on its own, and
-	// retryAfter[i] is group i's answer.
-	TakeEach(ctx context.Context, id string, groups ...[]Limit) (retryAfter []time.Duration, err error)
 	// Refund removes event id from every limit, as if it had not happened.
 	Refund(ctx context.Context, id string, limits ...Limit) error
 }
@@ -79,10 +75,10 @@ type RateLimiter interface {
 type CodeStore interface {
 	ChallengeStore
 	RateLimiter
-	// PutIfRoom takes the groups of limits as TakeEach does and, when every
-	// group has room, puts the challenge as Put does, atomically with the
-	// take where the store can. The challenge is stored only if every
-	// retryAfter is 0.
+	// PutIfRoom takes each group of limits as Take does, each group on its
+	// own (retryAfter[i] is group i's answer), and, when every group has
+	// room, puts the challenge as Put does, atomically with the takes where
+	// the store can (one round trip on Redis).
 	PutIfRoom(ctx context.Context, id string, groups [][]Limit, key string, digest []byte, ttl time.Duration) (retryAfter []time.Duration, err error)
 }
 

@@ -125,19 +125,6 @@ func (s *Store) Take(_ context.Context, id string, limits ...identity.Limit) (ti
 	return s.take(id, limits), nil
 }
 
-// TakeEach implements identity.RateLimiter.
-func (s *Store) TakeEach(_ context.Context, id string, groups ...[]identity.Limit) ([]time.Duration, error) {
-	for _, limits := range groups {
-		if err := validLimits(limits); err != nil {
-			return nil, err
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	waits, _ := s.takeEach(id, groups)
-	return waits, nil
-}
-
 // PutIfRoom implements identity.CodeStore.
 func (s *Store) PutIfRoom(_ context.Context, id string, groups [][]identity.Limit, key string, digest []byte, ttl time.Duration) ([]time.Duration, error) {
 	for _, limits := range groups {
@@ -157,7 +144,7 @@ func (s *Store) PutIfRoom(_ context.Context, id string, groups [][]identity.Limi
 	return waits, nil
 }
 
-// takeEach is TakeEach with s.mu held; room tells whether every group had it.
+// takeEach takes each group with s.mu held; room tells whether every group had it.
 func (s *Store) takeEach(id string, groups [][]identity.Limit) (waits []time.Duration, room bool) {
 	waits = make([]time.Duration, len(groups))
 	room = true

@@ -193,16 +193,11 @@ func (s *Store) Check(ctx context.Context, key string, digest []byte, mode ident
 // Take implements identity.RateLimiter. Event ids must be unique per event:
 // a sorted set holds an id once, so taking it again only moves it to now.
 func (s *Store) Take(ctx context.Context, id string, limits ...identity.Limit) (time.Duration, error) {
-	waits, err := s.TakeEach(ctx, id, limits)
+	waits, err := s.take(ctx, id, [][]identity.Limit{limits}, nil)
 	if err != nil {
 		return 0, err
 	}
 	return waits[0], nil
-}
-
-// TakeEach implements identity.RateLimiter.
-func (s *Store) TakeEach(ctx context.Context, id string, groups ...[]identity.Limit) ([]time.Duration, error) {
-	return s.take(ctx, id, groups, nil)
 }
 
 // PutIfRoom implements identity.CodeStore: one script call on one server.

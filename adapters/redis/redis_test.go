@@ -228,11 +228,11 @@ func TestScriptsSurviveAScriptFlush(t *testing.T) {
 		if err := admin.Do(ctx, admin.B().ScriptFlush().Build()).Error(); err != nil {
 			t.Fatal(err)
 		}
-		waits, err := s.TakeEach(ctx, fmt.Sprint("e", i), []identity.Limit{limit})
+		retry, err := s.Take(ctx, fmt.Sprint("e", i), limit)
 		if err != nil {
 			t.Fatalf("take %d after SCRIPT FLUSH: %v", i, err)
 		}
-		if got := waits[0] == 0; got != want {
+		if got := retry == 0; got != want {
 			t.Errorf("take %d allowed=%v, want %v", i, got, want)
 		}
 	}

@@ -439,26 +439,6 @@ func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) (identity.RateL
 		allowed(t, rl, "e7", cooldown, hourly, daily)
 	})
 
-	t.Run("take each answers every group and records only where there was room", func(t *testing.T) {
-		rl, _ := newLimiter(t)
-		full := identity.Limit{Key: "sms:{ip:10.0.0.1}:hour", Max: 1, Window: time.Hour}
-		allowed(t, rl, "e0", full)
-		phone := identity.Limit{Key: "sms:{13800138000}:sends", Max: 1, Window: time.Minute}
-		client := identity.Limit{Key: "sms:{client:c1}:hour", Max: 2, Window: time.Hour}
-		retries, err := rl.TakeEach(t.Context(), "e1", []identity.Limit{phone}, nil, []identity.Limit{full}, []identity.Limit{client})
-		if err != nil {
-			t.Fatalf("TakeEach: %v", err)
-		}
-		if len(retries) != 4 || retries[0] != 0 || retries[1] != 0 || retries[2] <= 0 || retries[3] != 0 {
-			t.Fatalf("TakeEach = %v, want [0 0 >0 0]", retries)
-		}
-		refused(t, rl, "e2", phone) // e1 was recorded for the phone
-		allowed(t, rl, "e3", client)
-		refused(t, rl, "e4", client) // and for the client
-		refund(t, rl, "e0", full)
-		allowed(t, rl, "e5", full) // but not under the full limit
-	})
-
 	t.Run("of many concurrent takes exactly max are allowed", func(t *testing.T) {
 		rl, _ := newLimiter(t)
 		const n = 100
@@ -524,9 +504,41 @@ func TestCodeStore(t *testing.T, newStore func(t *testing.T) (identity.CodeStore
 			t.Fatalf("waits %v, want none", waits)
 		}
 		check(t, s, next, identity.Accepted)
-		if waits, err := s.TakeEach(t.Context(), "e1", []identity.Limit{phone}, []identity.Limit{client}); err != nil || waits[0] <= 0 || waits[1] <= 0 {
-			t.Fatalf("TakeEach after the put = %v, %v; want both full", waits, err)
+		for _, l := range []identity.Limit{phone, client} {
+			if retry, err := s.Take(t.Context(), "e1", l); err != nil || retry <= 0 {
+				t.Fatalf("Take(%s) after the put = %v, %v; want it full", l.Key, retry, err)
+			}
 		}
+	})
+
+	t.Run("each group is taken on its own: a full one stops only the challenge", func(t *testing.T) {
+		s, _ := newStore(t)
+		full := identity.Limit{Key: "sms:{ip:10.0.0.1}:hour", Max: 1, Window: time.Hour}
+		if retry, err := s.Take(t.Context(), "e0", full); err != nil || retry != 0 {
+			t.Fatalf("Take = %v, %v", retry, err)
+		}
+		roomy := identity.Limit{Key: "sms:{client:c2}:hour", Max: 2, Window: time.Hour}
+		waits := putIfRoom(t, s, "e1", next, []identity.Limit{phone}, nil, []identity.Limit{full}, []identity.Limit{roomy})
+		if waits[0] != 0 || waits[1] != 0 || waits[2] <= 0 || waits[3] != 0 {
+			t.Fatalf("waits %v, want [0 0 >0 0]", waits)
+		}
+		if got, err := s.Check(t.Context(), key, next, identity.Verify, 5); err != nil || got != identity.Missing {
+			t.Fatalf("Check = %s, %v; want the challenge not stored", resultName(got), err)
+		}
+		take := func(id string, l identity.Limit, want bool) {
+			t.Helper()
+			retry, err := s.Take(t.Context(), id, l)
+			if err != nil || (retry == 0) != want {
+				t.Fatalf("Take(%s, %s) = %v, %v; want allowed=%v", id, l.Key, retry, err, want)
+			}
+		}
+		take("e2", phone, false) // e1 was recorded for the phone
+		take("e3", roomy, true)
+		take("e4", roomy, false) // and for the other group with room
+		if err := s.Refund(t.Context(), "e0", full); err != nil {
+			t.Fatal(err)
+		}
+		take("e5", full, true) // but not under the full limit
 	})
 
 	t.Run("a refusal by any group stores nothing and keeps the earlier challenge", func(t *testing.T) {
