@@ -72,15 +72,9 @@ func New(now func() time.Time) *Store {
 }
 
 // Put implements identity.ChallengeStore.
-func (s *Store) Put(_ context.Context, key string, digest []byte, ttl time.Duration) error {
-	if ttl <= 0 {
-		return errors.New("memory: ttl must be positive")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock()
-	s.challenges[key] = &challenge{digest: slices.Clone(digest), expires: now.Add(ttl)}
-	return nil
+func (s *Store) Put(ctx context.Context, key string, digest []byte, ttl time.Duration) error {
+	_, err := s.PutIfRoom(ctx, "", nil, key, digest, ttl)
+	return err
 }
 
 // Check implements identity.ChallengeStore.
@@ -137,22 +131,16 @@ func (s *Store) PutIfRoom(_ context.Context, id string, groups [][]identity.Limi
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	waits, room := s.takeEach(id, groups)
-	if room {
-		s.challenges[key] = &challenge{digest: slices.Clone(digest), expires: s.clock().Add(ttl)}
-	}
-	return waits, nil
-}
-
-// takeEach takes each group with s.mu held; room tells whether every group had it.
-func (s *Store) takeEach(id string, groups [][]identity.Limit) (waits []time.Duration, room bool) {
-	waits = make([]time.Duration, len(groups))
-	room = true
+	waits := make([]time.Duration, len(groups))
+	room := true
 	for i, limits := range groups {
 		waits[i] = s.take(id, limits)
 		room = room && waits[i] == 0
 	}
-	return waits, room
+	if room {
+		s.challenges[key] = &challenge{digest: slices.Clone(digest), expires: s.clock().Add(ttl)}
+	}
+	return waits, nil
 }
 
 // take is Take with s.mu held.
@@ -163,12 +151,13 @@ func (s *Store) take(id string, limits []identity.Limit) time.Duration {
 	for _, l := range limits {
 		longest[l.Key] = max(longest[l.Key], l.Window)
 	}
+	logs := make(map[string]*eventLog, len(longest))
 	for key, window := range longest {
-		s.log(key, window, now)
+		logs[key] = s.log(key, window, now)
 	}
 	var retry time.Duration
 	for _, l := range limits {
-		events := s.logs[l.Key].events
+		events := logs[l.Key].events
 		cutoff := now.Add(-l.Window)
 		first, _ := slices.BinarySearchFunc(events, cutoff, func(e event, t time.Time) int {
 			if e.at.After(t) {
@@ -184,8 +173,7 @@ func (s *Store) take(id string, limits []identity.Limit) time.Duration {
 	if retry > 0 {
 		return retry
 	}
-	for key := range longest {
-		lg := s.logs[key]
+	for _, lg := range logs {
 		lg.events = slices.DeleteFunc(lg.events, func(e event) bool { return e.id == id })
 		lg.events = append(lg.events, event{id: id, at: now})
 	}
